@@ -1,0 +1,1 @@
+"""HTTP edges: the REST API, webhooks and the dashboard."""

@@ -1,0 +1,5 @@
+"""PLACEHOLDER until its helper writes it."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,65 @@
+"""The FastAPI application: `create_app(settings)` builds it; its lifespan owns the resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from luna import __version__
+from luna.channels.api import (
+    calendar,
+    checkins,
+    chores,
+    goals,
+    habits,
+    households,
+    interactions,
+    tasks,
+    tools,
+)
+from luna.channels.api.errors import install_error_handlers
+from luna.clock import Clock, SystemClock
+from luna.config import Settings
+from luna.db.engine import Database
+from luna.logging import configure_logging
+from luna.services.container import Services
+from luna.tools import catalog
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, services: Services | None = None
+) -> FastAPI:
+    """The app. Tests pass ready `services` (their own database); otherwise the lifespan opens it."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
+        if services is not None:
+            yield
+            return
+        db = Database(settings.database_url)
+        app.state.services = Services.build(
+            db, clock or SystemClock(), default_region=settings.default_region
+        )
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(title="Luna", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    if services is not None:
+        app.state.services = services
+    app.state.registry = catalog.load()
+    install_error_handlers(app)
+
+    @app.get("/api/health", tags=["meta"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (households, tasks, habits, goals, checkins, chores, calendar, interactions,
+                   tools):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,215 @@
+"""The `luna` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from luna.config import Settings, load_settings
+from luna.db import migrate
+from luna.errors import LunaError
+from luna.runtime import Runtime
+from luna.services.access import ADMIN
+
+app = typer.Typer(help="Luna, the family assistant.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+member_app = typer.Typer(help="Household members.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(member_app, name="member")
+app.add_typer(token_app, name="token")
+
+console = Console()
+T = TypeVar("T")
+
+
+def _run(fn: Callable[[Runtime], Awaitable[T]]) -> T:
+    settings = load_settings()
+
+    async def go() -> T:
+        async with Runtime(settings) as rt:
+            return await fn(rt)
+
+    try:
+        return asyncio.run(go())
+    except LunaError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(1) from exc
+
+
+def _print_login(settings: Settings, token: str) -> None:
+    base = settings.public_url.rstrip("/")
+    console.print(f"Log in: [bold]{base}/login?token={token}[/bold]")
+    console.print(f"API token: {token}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the latest schema."""
+    settings = load_settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = "base") -> None:
+    """Migrate the database down (to base by default)."""
+    migrate.downgrade(load_settings().database_url, revision)
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Option(help="Household name")] = "Home",
+    timezone: Annotated[str, typer.Option(help="IANA timezone")] = "",
+    admin_name: Annotated[str, typer.Option("--admin-name", help="First adult's name")] = "Me",
+    phone: Annotated[str | None, typer.Option(help="First adult's phone (E.164)")] = None,
+) -> None:
+    """Create a household and its first adult, and print a login token."""
+    settings = load_settings()
+    migrate.upgrade(settings.database_url)
+
+    async def go(rt: Runtime) -> Any:
+        return await rt.services.members.create_household(
+            ADMIN, name=name, timezone=timezone or settings.default_timezone,
+            admin_name=admin_name, admin_phone=phone,
+        )
+
+    created = _run(go)
+    console.print(f"household {created.id} ({created.name}), member {created.admin_member_id}")
+    _print_login(settings, created.token)
+
+
+@member_app.command("add")
+def member_add(
+    household: Annotated[int, typer.Option(help="Household id")],
+    name: Annotated[str, typer.Option()],
+    phone: Annotated[str | None, typer.Option()] = None,
+    role: Annotated[str, typer.Option(help="adult or child")] = "adult",
+    timezone: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a member to a household."""
+    if role not in ("adult", "child"):
+        raise typer.BadParameter("role must be adult or child")
+
+    async def go(rt: Runtime) -> Any:
+        return await rt.services.members.add_member(
+            ADMIN, household_id=household, name=name, phone=phone, timezone=timezone,
+            role="child" if role == "child" else "adult",
+        )
+
+    m = _run(go)
+    console.print(f"member {m.id}: {m.name} ({m.role})")
+
+
+@token_app.command("create")
+def token_create(
+    member: Annotated[int, typer.Option(help="Member id")],
+    name: Annotated[str, typer.Option(help="A label for the token")] = "cli",
+) -> None:
+    """Create an API token for a member."""
+
+    async def go(rt: Runtime) -> Any:
+        return await rt.services.members.create_token(ADMIN, member, name)
+
+    created = _run(go)
+    _print_login(load_settings(), created.token)
+
+
+@app.command()
+def demo(
+    force: Annotated[bool, typer.Option(help="Add the demo family even if data exists")] = False,
+) -> None:
+    """Load a demo family with a week of history (only into an empty database)."""
+    from luna.demo import load_demo
+
+    settings = load_settings()
+    migrate.upgrade(settings.database_url)
+
+    async def go(rt: Runtime) -> Any:
+        return await load_demo(rt.services, force=force)
+
+    result = _run(go)
+    if result is None:
+        console.print("database already has households; demo not loaded (use --force)")
+        return
+    console.print(f"demo household {result.household_id} loaded")
+    _print_login(settings, result.token)
+
+
+@app.command()
+def tool(
+    name: Annotated[str, typer.Argument(help="Tool name, e.g. create_task")],
+    member: Annotated[int, typer.Option(help="Member id the tool acts for")],
+    args: Annotated[str, typer.Option("--args", help="Arguments as a JSON object")] = "{}",
+) -> None:
+    """Call one of the assistant's tools, through the same path the assistant uses."""
+    from luna.tools import catalog
+    from luna.tools.context import context_for
+
+    try:
+        arguments = json.loads(args)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--args is not JSON: {exc.msg}") from exc
+    registry = catalog.load()
+    if name not in registry:
+        raise typer.BadParameter(f"unknown tool {name!r}; known: {', '.join(registry.names())}")
+
+    async def go(rt: Runtime) -> Any:
+        ctx = await context_for(rt.services, ADMIN, member, channel="cli")
+        return await registry.invoke(name, ctx, arguments)
+
+    result = _run(go)
+    console.print_json(json.dumps(result.as_dict(), default=str))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+) -> None:
+    """Serve Luna (API, webhooks, dashboard)."""
+    import uvicorn
+
+    from luna.channels.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    if migrate_db:
+        migrate.upgrade(settings.database_url)
+    token = _run(_login_token)
+    if token:
+        _print_login(settings, token)
+    else:
+        console.print("no household yet: run `luna init` or `luna demo`")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level.lower(), ws="websockets-sansio",
+    )
+
+
+async def _login_token(rt: Runtime) -> str | None:
+    """A fresh token for the first adult, printed at start like Jupyter's login link."""
+    households = await rt.services.members.list_households(ADMIN)
+    if not households:
+        return None
+    members = await rt.services.members.list(ADMIN, households[0].id)
+    adult = next((m for m in members if m.role == "adult"), None)
+    if adult is None:
+        return None
+    return (await rt.services.members.create_token(ADMIN, adult.id, "serve")).token
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,99 @@
+"""Settings, built once by `load_settings()` and passed in; nothing reads the environment at import."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/luna.db"
+
+
+class Env(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class Prices(BaseSettings):
+    """Prices in USD, defaults for gpt-realtime-mini, gpt-4o-mini and Twilio US rates."""
+
+    model_config = SettingsConfigDict(env_prefix="LUNA_PRICE_", extra="ignore")
+
+    realtime_audio_input_per_mtok: float = 10.0
+    realtime_audio_output_per_mtok: float = 20.0
+    realtime_text_input_per_mtok: float = 0.6
+    realtime_text_output_per_mtok: float = 2.4
+    realtime_cached_input_per_mtok: float = 0.06
+    transcription_per_minute: float = 0.003
+    chat_input_per_mtok: float = 0.15
+    chat_output_per_mtok: float = 0.6
+    sms_segment: float = 0.0083
+    call_minute: float = 0.014
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Environment variables are prefixed LUNA_ (OPENAI_API_KEY too)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LUNA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Env = Env.DEV
+    database_url: str = DEFAULT_SQLITE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    admin_token: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = False
+    default_timezone: str = "America/New_York"
+    default_region: str = "US"
+
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = None
+    chat_model: str = "gpt-4o-mini"
+    realtime_model: str = "gpt-realtime-mini"
+    realtime_voice: str = "marin"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+
+    prices: Prices = Field(default_factory=Prices)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Users paste plain URLs (e.g. from Supabase); Luna runs on the async drivers.
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        return url
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.env is Env.PROD and self.admin_token is not None:
+            if self.admin_token.get_secret_value() in {"", "changethis", "change-me"}:
+                raise ValueError("LUNA_ADMIN_TOKEN is a placeholder; set a real secret in prod")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite or ":memory:" in self.database_url:
+            return None
+        return Path(self.database_url.split(":///", 1)[1])
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment and .env, with explicit overrides on top."""
+    return Settings(**overrides)

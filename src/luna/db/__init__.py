@@ -1,0 +1,1 @@
+"""Tables and the engine. Services are the only users of sessions."""

@@ -1,0 +1,70 @@
+"""Who may act for whom: the household boundary and the child rule, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luna.db.models import Member
+from luna.errors import Forbidden, NotFound
+
+Role = Literal["adult", "child", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller: a member of a household, or the server admin."""
+
+    household_id: int | None
+    member_id: int | None
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_child(self) -> bool:
+        return self.role == "child"
+
+
+ADMIN = Actor(household_id=None, member_id=None, role="admin")
+
+
+def member_actor(member: Member) -> Actor:
+    role: Role = "child" if member.role == "child" else "adult"
+    return Actor(household_id=member.household_id, member_id=member.id, role=role)
+
+
+def require_household(actor: Actor, household_id: int) -> None:
+    """Another household's things are invisible: they answer NotFound, never Forbidden."""
+    if not actor.is_admin and actor.household_id != household_id:
+        raise NotFound("not found")
+
+
+async def load_member(session: AsyncSession, actor: Actor, member_id: int) -> Member:
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"member {member_id} not found")
+    require_household(actor, member.household_id)
+    return member
+
+
+async def member_for_write(
+    session: AsyncSession, actor: Actor, member_id: int | None
+) -> Member:
+    """The member whose data is being touched; a child may only touch their own."""
+    target = actor.member_id if member_id is None else member_id
+    if target is None:
+        raise NotFound("no member given")
+    member = await load_member(session, actor, target)
+    if actor.is_child and member.id != actor.member_id:
+        raise Forbidden("a child can only change their own things")
+    return member
+
+
+async def member_for_read(session: AsyncSession, actor: Actor, member_id: int | None) -> Member:
+    """A child's token acts only for that child, for reading too."""
+    return await member_for_write(session, actor, member_id)

@@ -1,0 +1,10 @@
+"""PLACEHOLDER until its helper writes it."""
+
+from luna.clock import Clock
+from luna.db.engine import Database
+
+
+class ChoreService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock

@@ -1,0 +1,222 @@
+"""Tasks: a member's to-dos with priority, category and an optional due time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luna.clock import Clock
+from luna.db.engine import Database
+from luna.db.models import Household, Member, Task
+from luna.errors import Forbidden, InvalidInput, NotFound
+from luna.services.access import Actor, member_for_read, member_for_write, require_household
+from luna.services.matching import best_match
+
+Priority = Literal["low", "medium", "high", "urgent"]
+Category = Literal["work", "personal", "health", "learning", "relationships", "other"]
+Status = Literal["pending", "in_progress", "completed", "cancelled"]
+OPEN_STATUSES = ("pending", "in_progress")
+PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+
+
+class TaskOut(BaseModel):
+    id: int
+    member_id: int
+    title: str
+    notes: str | None
+    priority: Priority
+    category: Category
+    status: Status
+    due_at: datetime | None
+    completed_at: datetime | None
+    overdue: bool
+    source_channel: str | None
+    created_at: datetime
+
+
+def task_out(t: Task, tz: str, now: datetime) -> TaskOut:
+    zi = ZoneInfo(tz)
+    return TaskOut(
+        id=t.id, member_id=t.member_id, title=t.title, notes=t.notes,
+        priority=t.priority,  # type: ignore[arg-type]
+        category=t.category,  # type: ignore[arg-type]
+        status=t.status,  # type: ignore[arg-type]
+        due_at=t.due_at.astimezone(zi) if t.due_at else None,
+        completed_at=t.completed_at.astimezone(zi) if t.completed_at else None,
+        overdue=is_overdue(t, now),
+        source_channel=t.source_channel,
+        created_at=t.created_at.astimezone(zi),
+    )
+
+
+def is_overdue(t: Task, now: datetime) -> bool:
+    return t.status in OPEN_STATUSES and t.due_at is not None and t.due_at < now
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(f"{field} needs a UTC offset, e.g. 2026-03-05T17:00:00-05:00")
+    return value
+
+
+async def member_tz(s: AsyncSession, m: Member) -> str:
+    if m.timezone:
+        return m.timezone
+    tz = await s.scalar(select(Household.timezone).where(Household.id == m.household_id))
+    assert tz is not None
+    return tz
+
+
+class TaskService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def create(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        member_id: int | None = None,
+        notes: str | None = None,
+        priority: Priority = "medium",
+        category: Category = "other",
+        due_at: datetime | None = None,
+        source_channel: str | None = None,
+    ) -> TaskOut:
+        if not title.strip():
+            raise InvalidInput("a task needs a title")
+        _aware(due_at, "due_at")
+        async with self.db.transaction() as s:
+            m = await member_for_write(s, actor, member_id)
+            t = Task(
+                household_id=m.household_id, member_id=m.id, title=title.strip(), notes=notes,
+                priority=priority, category=category, due_at=due_at, status="pending",
+                source_channel=source_channel,
+            )
+            s.add(t)
+            await s.flush()
+            return task_out(t, await member_tz(s, m), self.clock.now())
+
+    async def list(
+        self,
+        actor: Actor,
+        *,
+        member_id: int | None = None,
+        status: Status | Literal["open"] | None = None,
+        priority: Priority | None = None,
+        overdue: bool | None = None,
+        due_after: datetime | None = None,
+        due_before: datetime | None = None,
+        limit: int = 200,
+    ) -> list[TaskOut]:
+        _aware(due_after, "due_after")
+        _aware(due_before, "due_before")
+        now = self.clock.now()
+        async with self.db.read() as s:
+            q: Select[tuple[Task]] = select(Task)
+            if member_id is None and not actor.is_child:
+                if actor.household_id is None:
+                    raise InvalidInput("member_id is required")
+                q = q.where(Task.household_id == actor.household_id)
+            else:
+                m = await member_for_read(s, actor, member_id)
+                q = q.where(Task.member_id == m.id)
+            if status == "open":
+                q = q.where(Task.status.in_(OPEN_STATUSES))
+            elif status is not None:
+                q = q.where(Task.status == status)
+            if priority is not None:
+                q = q.where(Task.priority == priority)
+            if overdue is True:
+                q = q.where(Task.status.in_(OPEN_STATUSES), Task.due_at < now)
+            if due_after is not None:
+                q = q.where(Task.due_at >= due_after)
+            if due_before is not None:
+                q = q.where(Task.due_at < due_before)
+            q = q.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)
+            rows = list(await s.scalars(q))
+            tzs = await _tz_map(s, {t.member_id for t in rows})
+            out = [task_out(t, tzs[t.member_id], now) for t in rows]
+            if overdue is False:
+                out = [t for t in out if not t.overdue]
+            return out
+
+    async def get(self, actor: Actor, task_id: int) -> TaskOut:
+        async with self.db.read() as s:
+            t, m = await self._load(s, actor, task_id)
+            return task_out(t, await member_tz(s, m), self.clock.now())
+
+    async def update(self, actor: Actor, task_id: int, changes: dict[str, Any]) -> TaskOut:
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            t, m = await self._load(s, actor, task_id, write=True)
+            for key, value in changes.items():
+                if key == "member_id":
+                    if actor.is_child and value != actor.member_id:
+                        raise Forbidden("a child cannot reassign tasks")
+                    target = await member_for_write(s, actor, value)
+                    t.member_id = target.id
+                    m = target
+                elif key == "due_at":
+                    t.due_at = _aware(value, "due_at")
+                elif key == "status":
+                    t.status = value
+                    t.completed_at = now if value == "completed" else None
+                elif key == "title":
+                    if not str(value).strip():
+                        raise InvalidInput("a task needs a title")
+                    t.title = str(value).strip()
+                elif key in {"notes", "priority", "category"}:
+                    setattr(t, key, value)
+                else:
+                    raise InvalidInput(f"unknown task field {key!r}")
+            await s.flush()
+            return task_out(t, await member_tz(s, m), now)
+
+    async def delete(self, actor: Actor, task_id: int) -> None:
+        async with self.db.transaction() as s:
+            t, _ = await self._load(s, actor, task_id, write=True)
+            await s.delete(t)
+
+    async def complete(self, actor: Actor, task_id: int) -> TaskOut:
+        return await self.update(actor, task_id, {"status": "completed"})
+
+    async def reschedule(self, actor: Actor, task_id: int, due_at: datetime) -> TaskOut:
+        return await self.update(actor, task_id, {"due_at": due_at})
+
+    async def find_open(self, actor: Actor, member_id: int | None, title: str) -> TaskOut:
+        """The member's open task whose title best matches what was said."""
+        tasks = await self.list(actor, member_id=member_id, status="open")
+        if member_id is None and actor.member_id is not None:
+            own = [t for t in tasks if t.member_id == actor.member_id]
+            tasks = own or tasks
+        return best_match(title, tasks, lambda t: t.title, what="open task")
+
+    async def _load(
+        self, s: AsyncSession, actor: Actor, task_id: int, *, write: bool = False
+    ) -> tuple[Task, Member]:
+        t = await s.get(Task, task_id)
+        if t is None:
+            raise NotFound(f"task {task_id} not found")
+        require_household(actor, t.household_id)
+        m = await member_for_write(s, actor, t.member_id) if write else await member_for_read(
+            s, actor, t.member_id
+        )
+        return t, m
+
+
+async def _tz_map(s: AsyncSession, member_ids: set[int]) -> dict[int, str]:
+    if not member_ids:
+        return {}
+    rows = await s.execute(
+        select(Member.id, Member.timezone, Household.timezone)
+        .join(Household, Household.id == Member.household_id)
+        .where(Member.id.in_(member_ids))
+    )
+    return {mid: mtz or htz for mid, mtz, htz in rows}

@@ -1,0 +1,1 @@
+"""Scripted fakes shipped with the package, for tests and local development."""

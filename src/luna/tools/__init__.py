@@ -1,0 +1,1 @@
+"""The assistant's tools: typed async functions, one registry, one renderer per wire format."""

@@ -1,0 +1,1 @@
+"""PLACEHOLDER until its helper writes it."""

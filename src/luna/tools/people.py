@@ -1,0 +1,54 @@
+"""Who a member means when they name someone ("mom", "Sam", "me")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from luna.errors import Ambiguous, InvalidInput
+from luna.services.matching import best_match
+from luna.services.members import MemberOut
+from luna.tools.context import ToolContext
+
+SELF_WORDS = frozenset({"me", "myself", "i", "self"})
+
+
+def _aliases(members: Sequence[MemberOut]) -> list[tuple[str, MemberOut]]:
+    return [(alias, m) for m in members for alias in [m.name, *m.nicknames] if alias.strip()]
+
+
+def match_member(name: str, members: Sequence[MemberOut]) -> MemberOut:
+    """The one member whose name or nickname best matches `name` (NotFound / Ambiguous)."""
+    pairs = _aliases(members)
+    try:
+        return best_match(name, pairs, lambda p: p[0], what="family member")[1]
+    except Ambiguous as exc:
+        # "Sam" and "Sammy" being the same person's name and nickname is not a real ambiguity.
+        owners = {m.id: m for alias, m in pairs if alias in exc.candidates}
+        if len(owners) == 1:
+            return next(iter(owners.values()))
+        names = sorted({m.name for m in owners.values()}) or exc.candidates
+        raise Ambiguous(f"more than one family member matches {name!r}: {', '.join(names)}",
+                        names) from exc
+
+
+async def resolve_member(ctx: ToolContext, name: str) -> MemberOut:
+    """A member of the caller's household named `name`; other households are never searched."""
+    text = name.strip()
+    if not text:
+        raise InvalidInput("a family member's name is needed")
+    if text.lower() in SELF_WORDS:
+        return ctx.member
+    return match_member(text, await ctx.services.members.list(ctx.actor))
+
+
+async def resolve_members(ctx: ToolContext, names: Sequence[str]) -> list[MemberOut]:
+    """Each named member once, in the order first named."""
+    members = await ctx.services.members.list(ctx.actor)
+    found: dict[int, MemberOut] = {}
+    for name in names:
+        text = name.strip()
+        if not text:
+            continue
+        m = ctx.member if text.lower() in SELF_WORDS else match_member(text, members)
+        found.setdefault(m.id, m)
+    return list(found.values())
