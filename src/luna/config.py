@@ -1,15 +1,17 @@
-"""Settings, built once by `load_settings()` and passed in; nothing reads the environment at import."""
+"""Settings, built once by `load_settings()` and passed in; nothing reads the env at import."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/luna.db"
+
+BrainMode = Literal["local_only", "local_first", "llm_only"]
 
 
 class Env(StrEnum):
@@ -58,10 +60,20 @@ class Settings(BaseSettings):
     chat_model: str = "gpt-4o-mini"
     realtime_model: str = "gpt-realtime-mini"
     realtime_voice: str = "marin"
+    brain_mode: BrainMode | None = None
+    """None: local_first when an OpenAI key or base URL is set, else local_only."""
+    chat_max_tool_rounds: int = Field(default=6, ge=1, le=20)
+    llm_timeout_s: float = Field(default=30.0, gt=0)
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    # Without a Twilio auth token, development webhooks (and `luna sms`) are signed with this.
+    twilio_dev_auth_token: SecretStr = SecretStr("luna-dev-twilio-auth-token")
+    # Development only: accept unsigned SMS webhooks. Refused in prod, loudly logged at start.
+    sms_validate_signatures: bool = True
+    sms_reply_budget_s: float = Field(default=3.0, gt=0, le=12)
 
     prices: Prices = Field(default_factory=Prices)
 
@@ -83,6 +95,16 @@ class Settings(BaseSettings):
             if self.admin_token.get_secret_value() in {"", "changethis", "change-me"}:
                 raise ValueError("LUNA_ADMIN_TOKEN is a placeholder; set a real secret in prod")
         return self
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or bool(self.openai_base_url)
+
+    @property
+    def effective_brain_mode(self) -> BrainMode:
+        if self.brain_mode is not None:
+            return self.brain_mode
+        return "local_first" if self.llm_configured else "local_only"
 
     @property
     def is_sqlite(self) -> bool:

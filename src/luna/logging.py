@@ -43,7 +43,8 @@ def _privacy(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutab
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelName(settings.log_level.upper())
     renderer: Any = (
-        structlog.processors.JSONRenderer() if settings.log_json or settings.env == "prod"
+        structlog.processors.JSONRenderer()
+        if settings.log_json or settings.env == "prod"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
@@ -55,6 +56,8 @@ def configure_logging(settings: Settings) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level if isinstance(level, int) else 20),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            level if isinstance(level, int) else 20
+        ),
         cache_logger_on_first_use=False,
     )

@@ -31,7 +31,7 @@ from luna.tools import catalog
 def create_app(
     settings: Settings, *, clock: Clock | None = None, services: Services | None = None
 ) -> FastAPI:
-    """The app. Tests pass ready `services` (their own database); otherwise the lifespan opens it."""
+    """The app. Tests pass ready `services` (their own database); else the lifespan opens one."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,7 +59,16 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (households, tasks, habits, goals, checkins, chores, calendar, interactions,
-                   tools):
+    for module in (
+        households,
+        tasks,
+        habits,
+        goals,
+        checkins,
+        chores,
+        calendar,
+        interactions,
+        tools,
+    ):
         app.include_router(module.router)
     return app

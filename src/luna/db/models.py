@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -37,7 +37,11 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
 
 
 class Household(Base):
@@ -263,6 +267,30 @@ class Message(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InboundMessage(Base):
+    """One inbound SMS, claimed by its Twilio MessageSid before anything else happens.
+
+    The unique sid is what makes a webhook retry (or a concurrent duplicate) harmless: the
+    second INSERT fails and the stored reply is answered instead of running the turn again.
+    """
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # Unknown senders have no household; their texts are claimed too, and answered once.
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="received")  # received|replied|failed
+    reply: Mapped[str | None] = mapped_column(Text)
+    # "twiml" (inline, so a retry gets it again) or "rest" (already sent; a retry gets nothing).
+    reply_via: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Interaction(Base):

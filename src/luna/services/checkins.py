@@ -1,10 +1,185 @@
-"""PLACEHOLDER until its helper writes it."""
+"""Daily check-ins: one row per member and local day of sleep, mood, energy and exercise.
+
+Check-ins arrive in pieces ("slept badly" in the morning, "ran 30 minutes" at night), so every
+write merges into the day's row instead of replacing it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
+from luna.db.models import DailyCheckIn
+from luna.errors import InvalidInput
+from luna.services.access import Actor, member_for_read, member_for_write
+from luna.services.habits import member_today
+
+SCORES = ("sleep_quality", "mood", "energy")
+MAX_EXERCISE_MINUTES = 24 * 60
+_ATTEMPTS = 3
+
+
+class CheckinOut(BaseModel):
+    member_id: int
+    date: dt.date
+    sleep_quality: int | None
+    mood: int | None
+    energy: int | None
+    exercise_minutes: int | None
+    notes: str | None
+
+
+def checkin_out(row: DailyCheckIn) -> CheckinOut:
+    return CheckinOut(
+        member_id=row.member_id, date=row.local_date, sleep_quality=row.sleep_quality,
+        mood=row.mood, energy=row.energy, exercise_minutes=row.exercise_minutes, notes=row.notes,
+    )
+
+
+def _int(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidInput(f"{field} must be a whole number from {lo} to {hi}")
+    return value
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """The given (non-None) fields, validated; InvalidInput for anything out of range."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key in SCORES:
+            out[key] = _int(value, key, 1, 10)
+        elif key == "exercise_minutes":
+            out[key] = _int(value, key, 0, MAX_EXERCISE_MINUTES)
+        elif key == "notes":
+            text = str(value).strip()
+            if text:
+                out[key] = text
+        else:
+            raise InvalidInput(f"unknown check-in field {key!r}")
+    if not out:
+        raise InvalidInput("nothing to record: give sleep_quality, mood, energy, "
+                           "exercise_minutes or notes")
+    return out
 
 
 class CheckinService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+
+    async def upsert(
+        self,
+        actor: Actor,
+        member_id: int | None,
+        day: dt.date | None = None,
+        *,
+        sleep_quality: int | None = None,
+        mood: int | None = None,
+        energy: int | None = None,
+        exercise_minutes: int | None = None,
+        notes: str | None = None,
+    ) -> CheckinOut:
+        """Merge the given fields into the member's row for `day` (default: their today)."""
+        values = _clean({
+            "sleep_quality": sleep_quality, "mood": mood, "energy": energy,
+            "exercise_minutes": exercise_minutes, "notes": notes,
+        })
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with self.db.transaction() as s:
+                    return await self._merge(s, actor, member_id, day, values)
+            except IntegrityError:
+                # Another request inserted the same day first; the next round updates its row.
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _merge(
+        self,
+        s: AsyncSession,
+        actor: Actor,
+        member_id: int | None,
+        day: dt.date | None,
+        values: dict[str, Any],
+    ) -> CheckinOut:
+        now = self.clock.now()
+        m = await member_for_write(s, actor, member_id)
+        today = await member_today(s, m, now)
+        on = today if day is None else day
+        if on > today:
+            raise InvalidInput("a check-in can't be recorded for a day that hasn't come yet")
+        # The merge happens inside one UPDATE so that concurrent check-ins of the same day
+        # cannot overwrite each other's fields or notes with a stale read.
+        merged: dict[str, Any] = {k: v for k, v in values.items() if k != "notes"}
+        if "notes" in values:
+            merged["notes"] = case(
+                (func.coalesce(DailyCheckIn.notes, "") == "", values["notes"]),
+                else_=DailyCheckIn.notes + "\n" + values["notes"],
+            )
+        merged["updated_at"] = now
+        await s.execute(
+            update(DailyCheckIn)
+            .where(DailyCheckIn.member_id == m.id, DailyCheckIn.local_date == on)
+            .values(**merged)
+            .execution_options(synchronize_session=False)
+        )
+        row = await self._row(s, m.id, on)
+        if row is None:
+            row = DailyCheckIn(
+                household_id=m.household_id, member_id=m.id, local_date=on, updated_at=now,
+                **values,
+            )
+            s.add(row)
+            await s.flush()
+        return checkin_out(row)
+
+    async def list(
+        self,
+        actor: Actor,
+        member_id: int | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+    ) -> builtins.list[CheckinOut]:
+        if start is not None and end is not None and end < start:
+            raise InvalidInput("'to' must not be before 'from'")
+        async with self.db.read() as s:
+            q = select(DailyCheckIn)
+            if member_id is None and not actor.is_child:
+                if actor.household_id is None:
+                    raise InvalidInput("member_id is required")
+                q = q.where(DailyCheckIn.household_id == actor.household_id)
+            else:
+                m = await member_for_read(s, actor, member_id)
+                q = q.where(DailyCheckIn.member_id == m.id)
+            if start is not None:
+                q = q.where(DailyCheckIn.local_date >= start)
+            if end is not None:
+                q = q.where(DailyCheckIn.local_date <= end)
+            q = q.order_by(DailyCheckIn.local_date, DailyCheckIn.member_id)
+            return [checkin_out(r) for r in await s.scalars(q)]
+
+    async def today(self, actor: Actor, member_id: int | None = None) -> CheckinOut | None:
+        """The member's check-in for their current local day, or None if nothing is recorded."""
+        async with self.db.read() as s:
+            m = await member_for_read(s, actor, member_id)
+            row = await self._row(s, m.id, await member_today(s, m, self.clock.now()))
+            return checkin_out(row) if row else None
+
+    async def _row(self, s: AsyncSession, member_id: int, day: dt.date) -> DailyCheckIn | None:
+        row: DailyCheckIn | None = await s.scalar(
+            select(DailyCheckIn)
+            .where(DailyCheckIn.member_id == member_id, DailyCheckIn.local_date == day)
+            .execution_options(populate_existing=True)
+        )
+        return row
+

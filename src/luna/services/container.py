@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from luna.clock import Clock
 from luna.db.engine import Database
+from luna.services.actions import ActionService
 from luna.services.calendar import CalendarService
 from luna.services.checkins import CheckinService
 from luna.services.chores import ChoreService
@@ -30,6 +31,7 @@ class Services:
     calendar: CalendarService
     messages: MessageService
     interactions: InteractionService
+    actions: ActionService
 
     @classmethod
     def build(cls, db: Database, clock: Clock, *, default_region: str = "US") -> Services:
@@ -45,4 +47,5 @@ class Services:
             calendar=CalendarService(db, clock),
             messages=MessageService(db, clock),
             interactions=InteractionService(db, clock),
+            actions=ActionService(db, clock),
         )

@@ -1,10 +1,231 @@
-"""PLACEHOLDER until its helper writes it."""
+"""What was said on each channel, and what it cost (tokens, minutes, messages)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
+from luna.db.models import Household, Interaction, Member, UsageRecord
+from luna.domain.localday import combine_local
+from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
+from luna.services.access import Actor, member_for_read, require_household
+
+Channel = Literal["sms", "voice", "web_chat", "web_voice"]
+Direction = Literal["inbound", "outbound"]
+CHANNELS: tuple[str, ...] = ("sms", "voice", "web_chat", "web_voice")
+DIRECTIONS: tuple[str, ...] = ("inbound", "outbound")
+SUMMARY_CHARS = 160
+
+# kind, quantity, unit, cost_usd
+UsageItem = tuple[str, float, str, float]
+
+
+class InteractionOut(BaseModel):
+    id: int
+    member_id: int | None
+    channel: Channel
+    direction: Direction
+    user_message: str | None
+    assistant_response: str | None
+    transcript: list[Any]
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class UsageOut(BaseModel):
+    """One member's total of one kind of usage over a period."""
+
+    member_id: int | None
+    kind: str
+    unit: str
+    quantity: float
+    cost_usd: float
+
+
+def interaction_out(i: Interaction, tz: str) -> InteractionOut:
+    return InteractionOut(
+        id=i.id, member_id=i.member_id,
+        channel=i.channel, direction=i.direction,
+        user_message=i.user_message, assistant_response=i.assistant_response,
+        transcript=list(i.transcript or []), metadata=dict(i.meta or {}),
+        created_at=i.created_at.astimezone(ZoneInfo(tz)),
+    )
+
+
+def summary_line(i: Interaction, tz: str) -> str:
+    """One line of history for the model: when, where, and the gist of both sides."""
+    when = i.created_at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
+    parts = [f"{when} ({i.channel.replace('_', ' ')})"]
+    if i.user_message:
+        parts.append(f"member: {_clip(i.user_message)}")
+    if i.assistant_response:
+        parts.append(f"Luna: {_clip(i.assistant_response)}")
+    return " | ".join(parts)
+
+
+def _clip(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SUMMARY_CHARS else flat[: SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+def month_bounds(year: int, month: int, tz: str) -> tuple[datetime, datetime]:
+    if not 1 <= month <= 12 or not 2000 <= year <= 9999:
+        raise InvalidInput("give a month as year (e.g. 2026) and month 1-12")
+    first = date(year, month, 1)
+    after = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    return combine_local(first, time(0), tz), combine_local(after, time(0), tz)
 
 
 class InteractionService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+
+    async def record(
+        self,
+        household_id: int,
+        member_id: int | None,
+        channel: Channel,
+        direction: Direction,
+        user_message: str | None,
+        assistant_response: str | None,
+        transcript: Sequence[Any] = (),
+        metadata: dict[str, Any] | None = None,
+        twilio_sid: str | None = None,
+        usage: Sequence[UsageItem] = (),
+    ) -> InteractionOut:
+        """Store one exchange; a repeated Twilio SID (a webhook retry) is a Conflict."""
+        if channel not in CHANNELS:
+            raise InvalidInput(f"unknown channel {channel!r}")
+        if direction not in DIRECTIONS:
+            raise InvalidInput(f"unknown direction {direction!r}")
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            tz = await _household_tz(s, household_id)
+            if member_id is not None:
+                m = await s.get(Member, member_id)
+                if m is None or m.household_id != household_id:
+                    raise NotFound(f"member {member_id} not found")
+                tz = m.timezone or tz
+            if twilio_sid and await s.scalar(
+                select(Interaction.id).where(Interaction.twilio_sid == twilio_sid)
+            ):
+                raise Conflict(f"interaction {twilio_sid} was already recorded")
+            row = Interaction(
+                household_id=household_id, member_id=member_id, channel=channel,
+                direction=direction, user_message=user_message,
+                assistant_response=assistant_response, transcript=list(transcript),
+                meta=dict(metadata or {}), twilio_sid=twilio_sid or None, created_at=now,
+            )
+            s.add(row)
+            try:
+                await s.flush()
+            except IntegrityError as exc:
+                # Two retries of one webhook can race past the check above.
+                raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
+            for kind, quantity, unit, cost in usage:
+                s.add(UsageRecord(
+                    interaction_id=row.id, household_id=household_id, member_id=member_id,
+                    kind=kind, quantity=float(quantity), unit=unit, cost_usd=float(cost),
+                    created_at=now,
+                ))
+            await s.flush()
+            return interaction_out(row, tz)
+
+    async def get(self, actor: Actor, interaction_id: int) -> InteractionOut:
+        async with self.db.read() as s:
+            i = await s.get(Interaction, interaction_id)
+            if i is None:
+                raise NotFound(f"interaction {interaction_id} not found")
+            require_household(actor, i.household_id)
+            if actor.is_child and i.member_id != actor.member_id:
+                raise Forbidden("a child can only read their own conversations")
+            return interaction_out(i, await _household_tz(s, i.household_id))
+
+    async def recent_summary(self, member_id: int, limit: int = 5) -> list[str]:
+        """The member's last few exchanges, oldest first, as short lines for the model."""
+        async with self.db.read() as s:
+            m = await s.get(Member, member_id)
+            if m is None:
+                raise NotFound(f"member {member_id} not found")
+            tz = m.timezone or await _household_tz(s, m.household_id)
+            rows = list(await s.scalars(
+                select(Interaction)
+                .where(Interaction.member_id == member_id)
+                .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+                .limit(max(1, limit))
+            ))
+            return [summary_line(i, tz) for i in reversed(rows)]
+
+    async def usage_by_member_month(self, actor: Actor, year: int, month: int) -> list[UsageOut]:
+        """Totals per member and kind for a calendar month in the household's timezone."""
+        hid = _household(actor)
+        async with self.db.read() as s:
+            start, end = month_bounds(year, month, await _household_tz(s, hid))
+            q = (
+                select(
+                    UsageRecord.member_id, UsageRecord.kind, UsageRecord.unit,
+                    func.sum(UsageRecord.quantity), func.sum(UsageRecord.cost_usd),
+                )
+                .where(
+                    UsageRecord.household_id == hid,
+                    UsageRecord.created_at >= start, UsageRecord.created_at < end,
+                )
+                .group_by(UsageRecord.member_id, UsageRecord.kind, UsageRecord.unit)
+                .order_by(UsageRecord.member_id, UsageRecord.kind, UsageRecord.unit)
+            )
+            if actor.is_child:
+                q = q.where(UsageRecord.member_id == actor.member_id)
+            return [
+                UsageOut(member_id=mid, kind=kind, unit=unit, quantity=float(qty or 0),
+                         cost_usd=round(float(cost or 0), 6))
+                for mid, kind, unit, qty, cost in await s.execute(q)
+            ]
+
+    async def household_tz(self, actor: Actor) -> str:
+        async with self.db.read() as s:
+            return await _household_tz(s, _household(actor))
+
+    async def list(
+        self,
+        actor: Actor,
+        member_id: int | None = None,
+        channel: Channel | None = None,
+        limit: int = 50,
+    ) -> list[InteractionOut]:
+        """Newest first; a child sees only their own."""
+        hid = _household(actor)
+        async with self.db.read() as s:
+            tz = await _household_tz(s, hid)
+            q: Select[Interaction] = select(Interaction).where(
+                Interaction.household_id == hid
+            )
+            if member_id is not None or actor.is_child:
+                m = await member_for_read(s, actor, member_id)
+                q = q.where(Interaction.member_id == m.id)
+            if channel is not None:
+                q = q.where(Interaction.channel == channel)
+            q = q.order_by(Interaction.created_at.desc(), Interaction.id.desc())
+            rows = await s.scalars(q.limit(max(1, min(limit, 500))))
+            return [interaction_out(i, tz) for i in rows]
+
+def _household(actor: Actor) -> int:
+    if actor.household_id is None:
+        raise InvalidInput("conversations belong to a household; use a member's token")
+    return actor.household_id
+
+
+async def _household_tz(s: AsyncSession, household_id: int) -> str:
+    tz = await s.scalar(select(Household.timezone).where(Household.id == household_id))
+    if tz is None:
+        raise NotFound(f"household {household_id} not found")
+    return tz

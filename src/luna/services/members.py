@@ -101,7 +101,9 @@ def _check_timezone(name: str) -> str:
     try:
         zone(name)
     except ValueError as exc:
-        raise InvalidInput(f"unknown timezone {name!r}; use an IANA name like Europe/Berlin") from exc
+        raise InvalidInput(
+            f"unknown timezone {name!r}; use an IANA name like Europe/Berlin"
+        ) from exc
     return name
 
 
@@ -139,8 +141,12 @@ class MemberService:
             s.add(household)
             await s.flush()
             member = Member(
-                household_id=household.id, name=admin_name.strip(), phone=phone,
-                email=admin_email, role="adult", ai_context=empty_ai_context(),
+                household_id=household.id,
+                name=admin_name.strip(),
+                phone=phone,
+                email=admin_email,
+                role="adult",
+                ai_context=empty_ai_context(),
             )
             s.add(member)
             await self._flush_unique_phone(s, phone)
@@ -148,8 +154,11 @@ class MemberService:
             s.add(row)
             await s.flush()
             return CreatedHousehold(
-                id=household.id, name=household.name, timezone=household.timezone,
-                admin_member_id=member.id, token=token,
+                id=household.id,
+                name=household.name,
+                timezone=household.timezone,
+                admin_member_id=member.id,
+                token=token,
             )
 
     async def _flush_unique_phone(self, s: AsyncSession, phone: str | None) -> None:
@@ -171,7 +180,9 @@ class MemberService:
             q = select(Household).order_by(Household.id)
             if not actor.is_admin:
                 q = q.where(Household.id == actor.household_id)
-            return [HouseholdOut(id=h.id, name=h.name, timezone=h.timezone) for h in await s.scalars(q)]
+            return [
+                HouseholdOut(id=h.id, name=h.name, timezone=h.timezone) for h in await s.scalars(q)
+            ]
 
     async def add_member(
         self,
@@ -203,9 +214,15 @@ class MemberService:
             if h is None:
                 raise NotFound(f"household {hid} not found")
             member = Member(
-                household_id=hid, name=name.strip(), phone=normalized, email=email,
-                timezone=timezone, role=role, nicknames=_clean_names(nicknames or []),
-                preferences=prefs.model_dump(), ai_context=empty_ai_context(),
+                household_id=hid,
+                name=name.strip(),
+                phone=normalized,
+                email=email,
+                timezone=timezone,
+                role=role,
+                nicknames=_clean_names(nicknames or []),
+                preferences=prefs.model_dump(),
+                ai_context=empty_ai_context(),
             )
             s.add(member)
             await self._flush_unique_phone(s, normalized)
@@ -241,7 +258,10 @@ class MemberService:
                 elif key == "timezone":
                     m.timezone = _check_timezone(value) if value else None
                 elif key == "preferences":
-                    merged = {**Preferences.model_validate(m.preferences or {}).model_dump(), **value}
+                    merged = {
+                        **Preferences.model_validate(m.preferences or {}).model_dump(),
+                        **value,
+                    }
                     m.preferences = Preferences.model_validate(merged).model_dump()
                 elif key == "ai_context":
                     m.ai_context = merge_ai_context(m.ai_context or empty_ai_context(), value)
@@ -261,7 +281,8 @@ class MemberService:
                 raise Forbidden("a child cannot delete members")
             others = await s.scalar(
                 select(func.count(Member.id)).where(
-                    Member.household_id == m.household_id, Member.role == "adult",
+                    Member.household_id == m.household_id,
+                    Member.role == "adult",
                     Member.id != m.id,
                 )
             )
@@ -281,7 +302,9 @@ class MemberService:
                 return None
             return member_out(m, await _household_tz(s, m.household_id))
 
-    async def create_token(self, actor: Actor, member_id: int, name: str = "default") -> CreatedToken:
+    async def create_token(
+        self, actor: Actor, member_id: int, name: str = "default"
+    ) -> CreatedToken:
         token = new_token()
         async with self.db.transaction() as s:
             m = await load_member(s, actor, member_id)

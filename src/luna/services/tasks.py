@@ -7,7 +7,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -43,9 +43,9 @@ def task_out(t: Task, tz: str, now: datetime) -> TaskOut:
     zi = ZoneInfo(tz)
     return TaskOut(
         id=t.id, member_id=t.member_id, title=t.title, notes=t.notes,
-        priority=t.priority,  # type: ignore[arg-type]
-        category=t.category,  # type: ignore[arg-type]
-        status=t.status,  # type: ignore[arg-type]
+        priority=t.priority,
+        category=t.category,
+        status=t.status,
         due_at=t.due_at.astimezone(zi) if t.due_at else None,
         completed_at=t.completed_at.astimezone(zi) if t.completed_at else None,
         overdue=is_overdue(t, now),
@@ -119,7 +119,7 @@ class TaskService:
         _aware(due_before, "due_before")
         now = self.clock.now()
         async with self.db.read() as s:
-            q: Select[tuple[Task]] = select(Task)
+            q = select(Task)
             if member_id is None and not actor.is_child:
                 if actor.household_id is None:
                     raise InvalidInput("member_id is required")

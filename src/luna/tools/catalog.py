@@ -18,6 +18,7 @@ TOOL_MODULES = (
     "luna.tools.calendar_tools",
     "luna.tools.message_tools",
     "luna.tools.planning_tools",
+    "luna.tools.undo_tools",
 )
 
 

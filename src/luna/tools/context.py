@@ -20,8 +20,11 @@ class ToolContext:
 
     @property
     def actor(self) -> Actor:
-        role = "child" if self.member.role == "child" else "adult"
-        return Actor(household_id=self.member.household_id, member_id=self.member.id, role=role)
+        return Actor(
+            household_id=self.member.household_id,
+            member_id=self.member.id,
+            role="child" if self.member.role == "child" else "adult",
+        )
 
     @property
     def tz(self) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from luna.errors import Ambiguous, InvalidInput
+from luna.errors import Ambiguous, InvalidInput, NotFound
 from luna.services.matching import best_match
 from luna.services.members import MemberOut
 from luna.tools.context import ToolContext
 
-SELF_WORDS = frozenset({"me", "myself", "i", "self"})
+SELF_WORDS = frozenset({"me", "myself", "i", "mine", "self"})
 
 
 def _aliases(members: Sequence[MemberOut]) -> list[tuple[str, MemberOut]]:
@@ -18,6 +18,11 @@ def _aliases(members: Sequence[MemberOut]) -> list[tuple[str, MemberOut]]:
 
 def match_member(name: str, members: Sequence[MemberOut]) -> MemberOut:
     """The one member whose name or nickname best matches `name` (NotFound / Ambiguous)."""
+    if name.strip().isdigit():
+        for m in members:
+            if m.id == int(name):
+                return m
+        raise NotFound(f"no family member with id {name.strip()}")
     pairs = _aliases(members)
     try:
         return best_match(name, pairs, lambda p: p[0], what="family member")[1]

@@ -76,7 +76,11 @@ class Registry:
             if not description:
                 raise TypeError(f"tool {name} needs a docstring: the model reads it")
             self._specs[name] = ToolSpec(
-                name=name, description=description, params=params, fn=fn, writes=writes,
+                name=name,
+                description=description,
+                params=params,
+                fn=fn,
+                writes=writes,
                 parameters=strict_json_schema(params),
             )
             return fn
@@ -101,7 +105,9 @@ class Registry:
         started = time.perf_counter()
         spec = self._specs.get(name)
         if spec is None:
-            return ToolResult(name, ok=False, error="unknown_tool", detail=f"no tool named {name!r}")
+            return ToolResult(
+                name, ok=False, error="unknown_tool", detail=f"no tool named {name!r}"
+            )
         try:
             args = _parse_arguments(arguments)
             parsed = spec.params.model_validate(args)
@@ -118,7 +124,9 @@ class Registry:
             log.exception("tool_crashed", tool=name)
             return _failed(name, "internal_error", "the tool failed unexpectedly", started)
         return ToolResult(
-            name, ok=True, data=to_jsonable(data),
+            name,
+            ok=True,
+            data=to_jsonable(data),
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
 
@@ -129,7 +137,10 @@ def _fields(r: ToolResult) -> dict[str, Any]:
 
 def _failed(name: str, code: str, detail: str, started: float) -> ToolResult:
     return ToolResult(
-        name, ok=False, error=code, detail=detail,
+        name,
+        ok=False,
+        error=code,
+        detail=detail,
         elapsed_ms=(time.perf_counter() - started) * 1000,
     )
 

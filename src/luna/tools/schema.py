@@ -60,9 +60,7 @@ def params_model(fn: Callable[..., Any], name: str) -> tuple[str, type[ToolArgs]
             raise TypeError(f"tool {name}: parameter {p.name} has no type")
         default = ... if p.default is inspect.Parameter.empty else p.default
         fields[p.name] = (hints[p.name], Field(default, description=arg_docs.get(p.name)))
-    model = create_model(  # type: ignore[call-overload]
-        f"{_camel(name)}Args", __base__=ToolArgs, **fields
-    )
+    model = create_model(f"{_camel(name)}Args", __base__=ToolArgs, **fields)
     return summary, model
 
 
@@ -73,7 +71,8 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """
     raw = model.model_json_schema()
     defs = raw.pop("$defs", {})
-    return _strict(_inline(raw, defs))
+    strict: dict[str, Any] = _strict(_inline(raw, defs))
+    return strict
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:

@@ -60,10 +60,16 @@ class TokenIn(BaseModel):
 
 
 @router.post("/households", status_code=201)
-async def create_household(body: HouseholdIn, actor: ActorDep, svc: ServicesDep) -> CreatedHousehold:
+async def create_household(
+    body: HouseholdIn, actor: ActorDep, svc: ServicesDep
+) -> CreatedHousehold:
     return await svc.members.create_household(
-        actor, name=body.name, timezone=body.timezone, admin_name=body.admin_name,
-        admin_phone=body.admin_phone, admin_email=body.admin_email,
+        actor,
+        name=body.name,
+        timezone=body.timezone,
+        admin_name=body.admin_name,
+        admin_phone=body.admin_phone,
+        admin_email=body.admin_email,
     )
 
 
@@ -80,8 +86,13 @@ async def list_members(actor: MemberActorDep, svc: ServicesDep) -> list[MemberOu
 @router.post("/members", status_code=201)
 async def add_member(body: MemberIn, actor: MemberActorDep, svc: ServicesDep) -> MemberOut:
     return await svc.members.add_member(
-        actor, name=body.name, phone=body.phone, email=body.email, timezone=body.timezone,
-        role=body.role, nicknames=body.nicknames,
+        actor,
+        name=body.name,
+        phone=body.phone,
+        email=body.email,
+        timezone=body.timezone,
+        role=body.role,
+        nicknames=body.nicknames,
         preferences=body.preferences.model_dump() if body.preferences else None,
     )
 

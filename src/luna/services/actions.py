@@ -1,0 +1,235 @@
+"""The action log: every write a tool made for a member, and "undo that" for the latest one.
+
+Each row carries an undo recipe (`undo["op"]` plus what it needs), written when the action
+happened, because afterwards the previous state (an old due time, yesterday's mood) is gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from luna.clock import Clock
+from luna.db.engine import Database
+from luna.db.models import ActionLog, DailyCheckIn, HabitLog
+from luna.errors import Conflict, InvalidInput, LunaError, NotFound
+from luna.services.access import Actor
+from luna.services.calendar import CalendarService
+from luna.services.chores import ChoreService
+from luna.services.goals import GoalService
+from luna.services.habits import HabitService
+from luna.services.tasks import TaskService
+
+UNDO_WINDOW = dt.timedelta(minutes=10)
+CHECKIN_FIELDS = ("sleep_quality", "mood", "energy", "exercise_minutes", "notes")
+NOT_UNDOABLE = "none"
+
+
+class ActionOut(BaseModel):
+    id: int
+    member_id: int
+    tool: str
+    summary: str
+    target_kind: str | None
+    target_id: int | None
+    channel: str | None
+    created_at: dt.datetime
+    undone_at: dt.datetime | None
+
+
+class UndoOut(BaseModel):
+    action: ActionOut
+    message: str
+    """What the member hears: "Undone: I removed the task “Buy milk”."."""
+
+
+def action_out(row: ActionLog) -> ActionOut:
+    return ActionOut(
+        id=row.id, member_id=row.member_id, tool=row.tool, summary=row.summary,
+        target_kind=row.target_kind, target_id=row.target_id, channel=row.channel,
+        created_at=row.created_at, undone_at=row.undone_at,
+    )
+
+
+class ActionService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        # Reversals go through each service's own rules (a child still can't delete a
+        # sibling's task); these are stateless, so private instances are as good as shared.
+        self._tasks = TaskService(db, clock)
+        self._habits = HabitService(db, clock)
+        self._goals = GoalService(db, clock)
+        self._chores = ChoreService(db, clock)
+        self._calendar = CalendarService(db, clock)
+
+    async def record(
+        self,
+        member_id: int,
+        household_id: int,
+        tool: str,
+        summary: str,
+        target_kind: str | None,
+        target_id: int | None,
+        undo: dict[str, Any],
+        channel: str | None,
+    ) -> ActionOut:
+        async with self.db.transaction() as s:
+            row = ActionLog(
+                household_id=household_id, member_id=member_id, tool=tool, summary=summary,
+                target_kind=target_kind, target_id=target_id, undo=dict(undo),
+                channel=channel, created_at=self.clock.now(),
+            )
+            s.add(row)
+            await s.flush()
+            return action_out(row)
+
+    async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:
+        """The speaker's own latest actions, newest first."""
+        member_id = _speaker(actor)
+        async with self.db.read() as s:
+            rows = await s.scalars(
+                select(ActionLog).where(ActionLog.member_id == member_id)
+                .order_by(ActionLog.created_at.desc(), ActionLog.id.desc())
+                .limit(max(1, min(limit, 200)))
+            )
+            return [action_out(r) for r in rows]
+
+    async def undo_last(self, actor: Actor, within: dt.timedelta = UNDO_WINDOW) -> UndoOut:
+        """Reverse the speaker's latest action that is not undone yet, if it is recent enough."""
+        member_id = _speaker(actor)
+        now = self.clock.now()
+        async with self.db.read() as s:
+            row = await s.scalar(
+                select(ActionLog)
+                .where(ActionLog.member_id == member_id, ActionLog.undone_at.is_(None))
+                .order_by(ActionLog.created_at.desc(), ActionLog.id.desc())
+                .limit(1)
+            )
+        if row is None:
+            raise NotFound("there is nothing of yours to undo")
+        if now - row.created_at > within:
+            minutes = int((now - row.created_at).total_seconds() // 60)
+            raise Conflict(
+                f"your last change ({row.summary}) was {minutes} minutes ago; I can only undo "
+                f"changes from the last {int(within.total_seconds() // 60)} minutes"
+            )
+        recipe = dict(row.undo or {})
+        if recipe.get("op", NOT_UNDOABLE) == NOT_UNDOABLE:
+            raise Conflict(recipe.get("reason") or f"I can't undo that: {row.summary}")
+        await self._claim(row.id, now)
+        try:
+            message = await self._reverse(actor, row, recipe)
+        except NotFound:
+            message = f"{row.summary} was already gone, so there was nothing left to undo"
+        except LunaError:
+            await self._release(row.id)
+            raise
+        row.undone_at = now
+        return UndoOut(action=action_out(row), message=message)
+
+    async def _claim(self, action_id: int, now: dt.datetime) -> None:
+        # Two "undo"s at once (a double-sent SMS) must not reverse the same thing twice.
+        async with self.db.transaction() as s:
+            done = await s.execute(
+                update(ActionLog)
+                .where(ActionLog.id == action_id, ActionLog.undone_at.is_(None))
+                .values(undone_at=now)
+            )
+            if getattr(done, "rowcount", 1) == 0:
+                raise Conflict("that change was just undone")
+
+    async def _release(self, action_id: int) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(ActionLog).where(ActionLog.id == action_id).values(undone_at=None)
+            )
+
+    async def _reverse(self, actor: Actor, row: ActionLog, recipe: dict[str, Any]) -> str:
+        op = recipe["op"]
+        target = row.target_id
+        done = str(recipe.get("done") or f"I reversed: {row.summary}")
+        if op == "delete_task":
+            await self._tasks.delete(actor, _id(target))
+        elif op == "restore_task":
+            changes: dict[str, Any] = {}
+            if "status" in recipe:
+                changes["status"] = recipe["status"]
+            if "due_at" in recipe:
+                changes["due_at"] = _instant(recipe["due_at"])
+            await self._tasks.update(actor, _id(target), changes)
+        elif op == "delete_habit_log":
+            await self._delete_habit_log(actor, _id(target), bool(recipe.get("habit_created")))
+        elif op == "restore_checkin":
+            await self._restore_checkin(actor, dt.date.fromisoformat(recipe["day"]),
+                                        recipe.get("previous"))
+        elif op == "delete_goal":
+            await self._goals.delete(actor, _id(target))
+        elif op == "restore_goal":
+            await self._goals.update(actor, _id(target), {
+                k: recipe[k] for k in ("current_value", "status", "description") if k in recipe
+            })
+        elif op == "deactivate_chore":
+            await self._chores.update(actor, _id(target), {"active": False})
+        elif op == "undo_chore_completion":
+            await self._chores.undo(actor, _id(target))
+        elif op == "delete_event":
+            await self._calendar.delete(actor, _id(target))
+        else:
+            raise InvalidInput(f"I don't know how to undo {row.tool}")
+        return f"Undone: {done}"
+
+    async def _delete_habit_log(self, actor: Actor, log_id: int, habit_created: bool) -> None:
+        async with self.db.transaction() as s:
+            log = await s.get(HabitLog, log_id)
+            if log is None or log.member_id != actor.member_id:
+                raise NotFound(f"habit log {log_id} not found")
+            habit_id = log.habit_id
+            await s.delete(log)
+        if habit_created:
+            # The log made the habit up on the spot; undoing the log should not leave it behind.
+            await self._habits.delete(actor, habit_id)
+
+    async def _restore_checkin(
+        self, actor: Actor, day: dt.date, previous: dict[str, Any] | None
+    ) -> None:
+        async with self.db.transaction() as s:
+            row = await _checkin_row(s, _speaker(actor), day)
+            if row is None:
+                raise NotFound(f"no check-in on {day.isoformat()}")
+            if previous is None:
+                await s.delete(row)
+                return
+            for key in CHECKIN_FIELDS:
+                setattr(row, key, previous.get(key))
+            row.updated_at = self.clock.now()
+
+
+async def _checkin_row(s: AsyncSession, member_id: int, day: dt.date) -> DailyCheckIn | None:
+    row: DailyCheckIn | None = await s.scalar(
+        select(DailyCheckIn).where(DailyCheckIn.member_id == member_id,
+                                   DailyCheckIn.local_date == day)
+    )
+    return row
+
+
+def _speaker(actor: Actor) -> int:
+    if actor.member_id is None:
+        raise InvalidInput("undo works for a member, not the server admin")
+    return actor.member_id
+
+
+def _id(target: int | None) -> int:
+    if target is None:
+        raise NotFound("the changed item is not known")
+    return target
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    return dt.datetime.fromisoformat(str(value))
