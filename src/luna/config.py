@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     chat_model: str = "gpt-4o-mini"
     realtime_model: str = "gpt-realtime-mini"
     realtime_voice: str = "marin"
+    openai_realtime_base_url: str = "https://api.openai.com/v1"
+    """Where the browser's ephemeral keys are minted and its SDP offer goes ({base}/realtime/calls);
+    a setting so a local fake can stand in."""
+    realtime_secret_ttl_s: int = Field(default=120, ge=60, le=600)
+    """How long a browser's ephemeral key may be used to start a call."""
     brain_mode: BrainMode | None = None
     """None: local_first when an OpenAI key or base URL is set, else local_only."""
     chat_max_tool_rounds: int = Field(default=6, ge=1, le=20)

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from luna.clock import Clock
 from luna.services.access import ADMIN, Actor
-from luna.services.chores import ScheduleIn
+from luna.services.chores import ChoreOut, ScheduleIn
 from luna.services.container import Services
+from luna.services.habits import HabitOut
 from luna.testing.clock import FrozenClock
 
 TZ = "America/New_York"
@@ -149,7 +150,7 @@ async def load_demo(services: Services, *, force: bool = False) -> DemoResult | 
 
 async def _replay_day(
     base: Services, day: datetime, offset: int, hid: int, maya: int, ava: int,
-    habits: dict[str, object], reading_id: int, chores: dict[str, object],
+    habits: dict[str, HabitOut], reading_id: int, chores: dict[str, ChoreOut],
 ) -> None:
     """One past day of family life, on a clock set to that evening."""
     services = _services_at(base, day.replace(hour=20, minute=30))
@@ -157,20 +158,20 @@ async def _replay_day(
     journaling = habits["Journaling"]
     running = habits["Running"]
     if offset != 4:  # one missed day, so the strength and streak have a story to tell
-        await services.habits.log(as_maya, journaling.id)  # type: ignore[attr-defined]
+        await services.habits.log(as_maya, journaling.id)
     if offset in (6, 4, 2):
-        await services.habits.log(as_maya, running.id, value=2.5)  # type: ignore[attr-defined]
+        await services.habits.log(as_maya, running.id, value=2.5)
     await services.habits.log(as_maya, reading_id, value=25 if offset % 3 else 15)
     await services.checkins.upsert(
         as_maya, maya, sleep_quality=5 + offset % 4, mood=6 + offset % 3, energy=4 + offset % 5,
         exercise_minutes=30 if offset in (6, 4, 2) else 0,
     )
     for key in ("dishes", "cat", "trash"):
-        chore = await services.chores.get(as_maya, chores[key].id)  # type: ignore[attr-defined]
+        chore = await services.chores.get(as_maya, chores[key].id)
         if chore.next_due and chore.next_due <= day.date():
             await services.chores.complete(as_maya, chore.id, chore.assignee_id)
     if offset == 5:
-        await services.chores.complete(as_maya, chores["fridge"].id, maya)  # type: ignore[attr-defined]
+        await services.chores.complete(as_maya, chores["fridge"].id, maya)
 
 
 def _services_at(base: Services, at: datetime) -> Services:

@@ -21,8 +21,9 @@ from luna.brain.types import Action
 from luna.errors import LunaError
 from luna.services.actions import NOT_UNDOABLE
 from luna.services.container import Services
+from luna.tools import catalog
 from luna.tools.context import ToolContext
-from luna.tools.registry import Registry, ToolFn, ToolResult, ToolSpec
+from luna.tools.registry import Registry, ToolResult, ToolSpec
 
 log = structlog.get_logger(__name__)
 
@@ -193,34 +194,35 @@ def _when(iso: Any) -> str:
 async def record_tool_action(
     ctx: ToolContext, action: Action, before: Snapshot | None = None
 ) -> None:
-    """Log one successful write for undo; a logging failure never fails the member's turn."""
-    if not action.ok or action.tool in NOT_RECORDED:
-        return
-    planned = plan(action, before)
-    try:
-        await ctx.services.actions.record(
-            ctx.member.id, ctx.member.household_id, action.tool, planned.summary,
-            planned.target_kind, planned.target_id, planned.undo, ctx.channel,
-        )
-    except Exception:
-        log.exception("action_log_failed", tool=action.tool)
+    """Log one successful write for undo."""
+    await _record(ctx.services, ctx, action, before)
 
 
 async def record_tool_actions(
     services: Services, ctx: ToolContext, actions: Sequence[Action]
 ) -> None:
-    """Log the writes among `actions` (made elsewhere, e.g. on a call) after the fact."""
-    del services  # the context carries them; the argument keeps call sites explicit
+    """Log the writes among `actions`, made elsewhere (a call), after the fact."""
+    tools = catalog.load()
     for action in actions:
-        spec_writes = action.tool not in _READS
-        if spec_writes:
-            await record_tool_action(ctx, action)
+        spec = tools.get(action.tool)
+        if spec is not None and spec.writes:
+            await _record(services, ctx, action, None)
 
 
-_READS = frozenset({
-    "get_tasks", "get_habit_summary", "get_goals", "get_chores", "get_overdue_chores",
-    "suggest_chores", "get_schedule", "suggest_next_action", "get_daily_briefing",
-})
+async def _record(
+    services: Services, ctx: ToolContext, action: Action, before: Snapshot | None
+) -> None:
+    if not action.ok or action.tool in NOT_RECORDED:
+        return
+    planned = plan(action, before)
+    try:
+        await services.actions.record(
+            ctx.member.id, ctx.member.household_id, action.tool, planned.summary,
+            planned.target_kind, planned.target_id, planned.undo, ctx.channel,
+        )
+    except Exception:
+        # The member's change already happened; losing its undo entry must not fail the turn.
+        log.exception("action_log_failed", tool=action.tool)
 
 
 class TurnRegistry(Registry):
@@ -261,8 +263,3 @@ class TurnRegistry(Registry):
             await self.on_action(action)
         return res
 
-
-__all__ = [
-    "OnAction", "Planned", "ToolFn", "TurnRegistry", "action_from", "plan", "record_tool_action",
-    "record_tool_actions", "snapshot_before",
-]

@@ -27,6 +27,8 @@ from luna.services.tasks import TaskService
 UNDO_WINDOW = dt.timedelta(minutes=10)
 CHECKIN_FIELDS = ("sleep_quality", "mood", "energy", "exercise_minutes", "notes")
 NOT_UNDOABLE = "none"
+_LOOKBACK = 20
+"""Background writes (profile memory) marked `skip` are passed over, up to this many."""
 
 
 class ActionOut(BaseModel):
@@ -104,12 +106,13 @@ class ActionService:
         member_id = _speaker(actor)
         now = self.clock.now()
         async with self.db.read() as s:
-            row = await s.scalar(
+            rows = await s.scalars(
                 select(ActionLog)
                 .where(ActionLog.member_id == member_id, ActionLog.undone_at.is_(None))
                 .order_by(ActionLog.created_at.desc(), ActionLog.id.desc())
-                .limit(1)
+                .limit(_LOOKBACK)
             )
+            row = next((r for r in rows if not (r.undo or {}).get("skip")), None)
         if row is None:
             raise NotFound("there is nothing of yours to undo")
         if now - row.created_at > within:

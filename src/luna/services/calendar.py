@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Event, Household, Member
+from luna.db.models import Event, Member
 from luna.domain.localday import combine_local
 from luna.errors import Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, require_household
 from luna.services.matching import best_match
 from luna.services.when import parse_day, parse_when
+from luna.services.zones import household_tz
 
 MAX_TITLE = 300
 EVENT_FIELDS = frozenset({"title", "start", "end", "all_day", "location", "notes", "member_ids"})
@@ -121,7 +122,7 @@ class CalendarService:
 
     async def household_tz(self, actor: Actor) -> str:
         async with self.db.read() as s:
-            return await _household_tz(s, _household(actor))
+            return await household_tz(s, _household(actor))
 
     async def add(
         self,
@@ -137,7 +138,7 @@ class CalendarService:
         hid = _household(actor)
         clean_title = _title(title)
         async with self.db.transaction() as s:
-            tz = await _household_tz(s, hid)
+            tz = await household_tz(s, hid)
             start_at, end_at = normalize_span(start, end, all_day, tz)
             ids = await _check_members(s, hid, member_ids)
             now = self.clock.now()
@@ -158,7 +159,7 @@ class CalendarService:
             raise InvalidInput("the window needs times with a UTC offset")
         hid = _household(actor)
         async with self.db.read() as s:
-            tz = await _household_tz(s, hid)
+            tz = await household_tz(s, hid)
             if member_id is not None:
                 m = await s.get(Member, member_id)
                 if m is None or m.household_id != hid:
@@ -183,7 +184,7 @@ class CalendarService:
     async def get(self, actor: Actor, event_id: int) -> EventOut:
         async with self.db.read() as s:
             e = await _load(s, actor, event_id)
-            return event_out(e, await _household_tz(s, e.household_id))
+            return event_out(e, await household_tz(s, e.household_id))
 
     async def update(self, actor: Actor, event_id: int, changes: dict[str, Any]) -> EventOut:
         unknown = set(changes) - EVENT_FIELDS
@@ -192,7 +193,7 @@ class CalendarService:
         async with self.db.transaction() as s:
             e = await _load(s, actor, event_id)
             _check_owner(actor, e)
-            tz = await _household_tz(s, e.household_id)
+            tz = await household_tz(s, e.household_id)
             all_day = bool(changes.get("all_day", e.all_day))
             start = changes.get("start") or e.start_at
             end = changes["end"] if "end" in changes else e.end_at
@@ -222,7 +223,7 @@ class CalendarService:
         now = self.clock.now()
         hid = _household(actor)
         async with self.db.read() as s:
-            tz = await _household_tz(s, hid)
+            tz = await household_tz(s, hid)
             rows = await s.scalars(
                 select(Event)
                 .where(
@@ -281,10 +282,3 @@ async def _check_members(
     if missing:
         raise NotFound(f"member {missing[0]} not found")
     return ids
-
-
-async def _household_tz(s: AsyncSession, household_id: int) -> str:
-    tz = await s.scalar(select(Household.timezone).where(Household.id == household_id))
-    if tz is None:
-        raise NotFound(f"household {household_id} not found")
-    return tz

@@ -20,7 +20,7 @@ from luna.errors import InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, member_for_write, require_household
 from luna.services.habits import member_today
 from luna.services.matching import best_match
-from luna.services.tasks import member_tz
+from luna.services.zones import member_tz
 
 GoalTimeframe = Literal["daily", "weekly", "monthly", "quarterly", "yearly", "long_term"]
 GoalStatus = Literal["active", "completed", "paused", "abandoned"]

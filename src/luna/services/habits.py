@@ -37,7 +37,7 @@ from luna.domain.localday import DEFAULT_DAY_START, local_date, parse_hhmm, zone
 from luna.errors import Conflict, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, member_for_write, require_household
 from luna.services.matching import match_or_none
-from luna.services.tasks import member_tz
+from luna.services.zones import member_tz
 
 Frequency = Literal["daily", "times_per_week", "weekdays"]
 TargetKind = Literal["at_least", "at_most"]

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Household, Interaction, Member, UsageRecord
+from luna.db.models import Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, require_household
+from luna.services.zones import household_tz
 
 Channel = Literal["sms", "voice", "web_chat", "web_voice"]
 Direction = Literal["inbound", "outbound"]
@@ -110,7 +110,7 @@ class InteractionService:
             raise InvalidInput(f"unknown direction {direction!r}")
         now = self.clock.now()
         async with self.db.transaction() as s:
-            tz = await _household_tz(s, household_id)
+            tz = await household_tz(s, household_id)
             if member_id is not None:
                 m = await s.get(Member, member_id)
                 if m is None or m.household_id != household_id:
@@ -149,7 +149,7 @@ class InteractionService:
             require_household(actor, i.household_id)
             if actor.is_child and i.member_id != actor.member_id:
                 raise Forbidden("a child can only read their own conversations")
-            return interaction_out(i, await _household_tz(s, i.household_id))
+            return interaction_out(i, await household_tz(s, i.household_id))
 
     async def recent_summary(self, member_id: int, limit: int = 5) -> list[str]:
         """The member's last few exchanges, oldest first, as short lines for the model."""
@@ -157,7 +157,7 @@ class InteractionService:
             m = await s.get(Member, member_id)
             if m is None:
                 raise NotFound(f"member {member_id} not found")
-            tz = m.timezone or await _household_tz(s, m.household_id)
+            tz = m.timezone or await household_tz(s, m.household_id)
             rows = list(await s.scalars(
                 select(Interaction)
                 .where(Interaction.member_id == member_id)
@@ -170,7 +170,7 @@ class InteractionService:
         """Totals per member and kind for a calendar month in the household's timezone."""
         hid = _household(actor)
         async with self.db.read() as s:
-            start, end = month_bounds(year, month, await _household_tz(s, hid))
+            start, end = month_bounds(year, month, await household_tz(s, hid))
             q = (
                 select(
                     UsageRecord.member_id, UsageRecord.kind, UsageRecord.unit,
@@ -193,7 +193,7 @@ class InteractionService:
 
     async def household_tz(self, actor: Actor) -> str:
         async with self.db.read() as s:
-            return await _household_tz(s, _household(actor))
+            return await household_tz(s, _household(actor))
 
     async def list(
         self,
@@ -205,7 +205,7 @@ class InteractionService:
         """Newest first; a child sees only their own."""
         hid = _household(actor)
         async with self.db.read() as s:
-            tz = await _household_tz(s, hid)
+            tz = await household_tz(s, hid)
             q: Select[Interaction] = select(Interaction).where(
                 Interaction.household_id == hid
             )
@@ -222,10 +222,3 @@ def _household(actor: Actor) -> int:
     if actor.household_id is None:
         raise InvalidInput("conversations belong to a household; use a member's token")
     return actor.household_id
-
-
-async def _household_tz(s: AsyncSession, household_id: int) -> str:
-    tz = await s.scalar(select(Household.timezone).where(Household.id == household_id))
-    if tz is None:
-        raise NotFound(f"household {household_id} not found")
-    return tz

@@ -20,6 +20,7 @@ from luna.domain.phones import normalize_phone
 from luna.domain.profile import empty_ai_context, merge_ai_context
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from luna.services.access import Actor, load_member, member_actor, require_household
+from luna.services.zones import household_tz
 
 MemberRole = Literal["adult", "child"]
 
@@ -231,7 +232,7 @@ class MemberService:
     async def get(self, actor: Actor, member_id: int) -> MemberOut:
         async with self.db.read() as s:
             m = await load_member(s, actor, member_id)
-            return member_out(m, await _household_tz(s, m.household_id))
+            return member_out(m, await household_tz(s, m.household_id))
 
     async def list(self, actor: Actor, household_id: int | None = None) -> list[MemberOut]:
         hid = household_id if household_id is not None else actor.household_id
@@ -239,7 +240,7 @@ class MemberService:
             raise InvalidInput("household_id is required")
         require_household(actor, hid)
         async with self.db.read() as s:
-            tz = await _household_tz(s, hid)
+            tz = await household_tz(s, hid)
             rows = await s.scalars(
                 select(Member).where(Member.household_id == hid).order_by(Member.id)
             )
@@ -272,7 +273,7 @@ class MemberService:
                 else:
                     raise InvalidInput(f"unknown member field {key!r}")
             await self._flush_unique_phone(s, m.phone)
-            return member_out(m, await _household_tz(s, m.household_id))
+            return member_out(m, await household_tz(s, m.household_id))
 
     async def delete(self, actor: Actor, member_id: int) -> None:
         async with self.db.transaction() as s:
@@ -300,7 +301,7 @@ class MemberService:
             m = await s.scalar(select(Member).where(Member.phone == normalized))
             if m is None:
                 return None
-            return member_out(m, await _household_tz(s, m.household_id))
+            return member_out(m, await household_tz(s, m.household_id))
 
     async def create_token(
         self, actor: Actor, member_id: int, name: str = "default"
@@ -350,11 +351,6 @@ def _clean_names(names: list[str]) -> list[str]:
     return list(seen.values())
 
 
-async def _household_tz(s: AsyncSession, household_id: int) -> str:
-    tz = await s.scalar(select(Household.timezone).where(Household.id == household_id))
-    if tz is None:
-        raise NotFound(f"household {household_id} not found")
-    return tz
 
 
 def effective_timezone(member: Member, household_tz: str) -> str:

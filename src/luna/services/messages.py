@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Household, Member, Message
+from luna.db.models import Member, Message
 from luna.domain.phones import normalize_phone
 from luna.errors import InvalidInput, NotFound
 from luna.services.access import Actor
+from luna.services.zones import household_tz
 
 MAX_BODY = 1600  # Twilio's limit for one (multi-part) SMS
 MessageKind = Literal["family", "sms", "call"]
@@ -142,7 +142,7 @@ class MessageService:
             sms_ids = {m.id: sms.id for m, sms in outbound}
             for d in deliveries:
                 d.sms_id = sms_ids.get(d.member_id)
-            tz = await _household_tz(s, actor.household_id)
+            tz = await household_tz(s, actor.household_id)
             return FamilyMessageOut(message=message_out(family, tz), deliveries=deliveries)
 
     async def queue_sms(
@@ -170,7 +170,7 @@ class MessageService:
             )
             s.add(row)
             await s.flush()
-            return message_out(row, await _household_tz(s, household_id))
+            return message_out(row, await household_tz(s, household_id))
 
     async def list(
         self, actor: Actor, kind: MessageKind | None = None, limit: int = 100
@@ -180,7 +180,7 @@ class MessageService:
             raise InvalidInput("messages belong to a household; use a member's token")
         limit = max(1, min(limit, 500))
         async with self.db.read() as s:
-            tz = await _household_tz(s, actor.household_id)
+            tz = await household_tz(s, actor.household_id)
             q = select(Message).where(Message.household_id == actor.household_id)
             if kind is not None:
                 q = q.where(Message.kind == kind)
@@ -196,10 +196,3 @@ class MessageService:
                     if len(mine) >= limit:
                         break
             return mine
-
-
-async def _household_tz(s: AsyncSession, household_id: int) -> str:
-    tz = await s.scalar(select(Household.timezone).where(Household.id == household_id))
-    if tz is None:
-        raise NotFound(f"household {household_id} not found")
-    return tz

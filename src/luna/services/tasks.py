@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Household, Member, Task
+from luna.db.models import Member, Task
 from luna.errors import Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, member_for_write, require_household
 from luna.services.matching import best_match
+from luna.services.zones import member_tz, member_tz_map
 
 Priority = Literal["low", "medium", "high", "urgent"]
 Category = Literal["work", "personal", "health", "learning", "relationships", "other"]
@@ -62,14 +63,6 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise InvalidInput(f"{field} needs a UTC offset, e.g. 2026-03-05T17:00:00-05:00")
     return value
-
-
-async def member_tz(s: AsyncSession, m: Member) -> str:
-    if m.timezone:
-        return m.timezone
-    tz = await s.scalar(select(Household.timezone).where(Household.id == m.household_id))
-    assert tz is not None
-    return tz
 
 
 class TaskService:
@@ -141,7 +134,7 @@ class TaskService:
                 q = q.where(Task.due_at < due_before)
             q = q.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)
             rows = list(await s.scalars(q))
-            tzs = await _tz_map(s, {t.member_id for t in rows})
+            tzs = await member_tz_map(s, {t.member_id for t in rows})
             out = [task_out(t, tzs[t.member_id], now) for t in rows]
             if overdue is False:
                 out = [t for t in out if not t.overdue]
@@ -209,14 +202,3 @@ class TaskService:
             s, actor, t.member_id
         )
         return t, m
-
-
-async def _tz_map(s: AsyncSession, member_ids: set[int]) -> dict[int, str]:
-    if not member_ids:
-        return {}
-    rows = await s.execute(
-        select(Member.id, Member.timezone, Household.timezone)
-        .join(Household, Household.id == Member.household_id)
-        .where(Member.id.in_(member_ids))
-    )
-    return {mid: mtz or htz for mid, mtz, htz in rows}

@@ -7,37 +7,11 @@ from typing import Any, Literal
 
 from luna.domain.habits import WEEKDAY_NAMES
 from luna.domain.localday import local_now, parse_hhmm
-from luna.errors import Ambiguous, NotFound
 from luna.services.chores import ChoreCompletionOut, ChoreOut, Mode, ScheduleIn, Weekday
-from luna.services.matching import best_match
-from luna.services.members import MemberOut
 from luna.services.when import parse_day, parse_when
 from luna.tools.catalog import registry
 from luna.tools.context import ToolContext
-
-_SELF = {"me", "myself", "i", "mine"}
-
-
-async def resolve_member(ctx: ToolContext, name: str) -> MemberOut:
-    """The household member meant by a name or nickname ("me" is the speaker)."""
-    said = name.strip()
-    if said.lower() in _SELF:
-        return ctx.member
-    members = await ctx.services.members.list(ctx.actor)
-    if said.isdigit():
-        for m in members:
-            if m.id == int(said):
-                return m
-        raise NotFound(f"no household member with id {said}")
-    aliases = [(alias, m) for m in members for alias in (m.name, *m.nicknames)]
-    try:
-        return best_match(said, aliases, lambda a: a[0], what="household member")[1]
-    except Ambiguous as exc:
-        # "Ben" and "Benny" may both be the same person: that is not a real ambiguity.
-        owners = {m.id: m for alias, m in aliases if alias in exc.candidates}
-        if len(owners) == 1:
-            return next(iter(owners.values()))
-        raise Ambiguous(exc.detail, sorted(m.name for m in owners.values())) from exc
+from luna.tools.people import resolve_member
 
 
 async def _household_tz(ctx: ToolContext) -> str:
