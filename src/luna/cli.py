@@ -12,9 +12,10 @@ from rich.console import Console
 
 from luna.config import Settings, load_settings
 from luna.db import migrate
-from luna.errors import LunaError
+from luna.errors import Ambiguous, LunaError, NotFound
 from luna.runtime import Runtime
 from luna.services.access import ADMIN
+from luna.services.members import MemberOut
 
 app = typer.Typer(help="Luna, the family assistant.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -167,6 +168,69 @@ def tool(
     console.print_json(json.dumps(result.as_dict(), default=str))
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def chat(
+    member: Annotated[str, typer.Option("--member", help="Member name or id to talk as")],
+) -> None:
+    """Talk with Luna in the terminal, as a member; each tool call is shown as it happens."""
+    settings = load_settings()
+
+    async def go(rt: Runtime) -> None:
+        from luna.brain.converse import Brain
+        from luna.brain.types import Action, ConversationInput
+        from luna.tools import catalog
+
+        who = await _find_member(rt, member)
+        brain = Brain(rt.services, catalog.load(), settings)
+
+        async def show(action: Action) -> None:
+            args = json.dumps(action.arguments, ensure_ascii=False, default=str)
+            if action.ok:
+                console.print(f"  [green]✓ {action.tool}[/green] [dim]{args}[/dim]")
+            else:
+                console.print(f"  [red]✗ {action.tool}[/red] [dim]{args}[/dim] {action.detail}")
+
+        console.print(f"Talking as [bold]{who.name}[/bold] ({brain.mode}). "
+                      "Type quit or press Ctrl-D to stop.")
+        try:
+            while True:
+                try:
+                    text = await asyncio.to_thread(console.input, "[bold cyan]you[/bold cyan] › ")
+                except EOFError:
+                    break
+                if text.strip().lower() in {"quit", "exit", "bye"}:
+                    break
+                if not text.strip():
+                    continue
+                result = await brain.converse(
+                    ConversationInput(member=who, channel="cli", text=text), on_action=show
+                )
+                console.print(f"[bold magenta]Luna[/bold magenta] [dim]({result.handled_by})"
+                              f"[/dim] {result.reply}")
+        finally:
+            await brain.aclose()
+
+    _run(go)
+
+
+async def _find_member(rt: Runtime, name_or_id: str) -> MemberOut:
+    """A member by id, or by name or nickname across the households on this server."""
+    if name_or_id.strip().isdigit():
+        return await rt.services.members.get(ADMIN, int(name_or_id))
+    wanted = name_or_id.strip().lower()
+    found: list[MemberOut] = []
+    for household in await rt.services.members.list_households(ADMIN):
+        for m in await rt.services.members.list(ADMIN, household.id):
+            if wanted in {m.name.lower(), *(n.lower() for n in m.nicknames)}:
+                found.append(m)
+    if not found:
+        raise NotFound(f"no member named {name_or_id!r}; try their id (luna member add)")
+    if len(found) > 1:
+        raise Ambiguous(f"{len(found)} members are called {name_or_id!r}; use an id",
+                        [f"{m.id}: {m.name} (household {m.household_id})" for m in found])
+    return found[0]
 
 
 @app.command()

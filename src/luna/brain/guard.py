@@ -56,7 +56,7 @@ def claims_action(reply: str) -> bool:
     """True when the reply says, in the past tense, that something was done."""
     for pattern in _CLAIMS:
         for match in pattern.finditer(reply):
-            if not _NEGATED.search(reply[: match.start()]) and not _asks(reply, match.end()):
+            if not _NEGATED.search(reply[: match.start()]) and not _asks(reply, match):
                 return True
     return False
 
@@ -73,8 +73,10 @@ def unbacked_claim(
     return not any(a.ok and (write_tools is None or a.tool in write_tools) for a in actions)
 
 
-def _asks(reply: str, end: int) -> bool:
-    """The claim sits in a question ("Have you logged it?"), which is no claim at all."""
-    rest = reply[end:]
+def _asks(reply: str, match: re.Match[str]) -> bool:
+    """The claim sits in a question ("Have I logged it?"), which is no claim at all."""
+    if match.group().rstrip()[-1:] in {".", "!"}:
+        return False
+    rest = reply[match.end():]
     stop = re.search(r"[.!?]", rest)
     return stop is not None and stop.group() == "?"

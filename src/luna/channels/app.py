@@ -8,8 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from luna import __version__
+from luna.brain.converse import Brain
+from luna.channels import sms
 from luna.channels.api import (
     calendar,
+    chat,
     checkins,
     chores,
     goals,
@@ -37,22 +40,27 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         if services is not None:
-            yield
+            async with sms.running(app):
+                yield
             return
         db = Database(settings.database_url)
         app.state.services = Services.build(
             db, clock or SystemClock(), default_region=settings.default_region
         )
+        app.state.brain = Brain(app.state.services, app.state.registry, settings)
         try:
-            yield
+            async with sms.running(app):
+                yield
         finally:
+            await app.state.brain.aclose()
             await db.dispose()
 
     app = FastAPI(title="Luna", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.registry = catalog.load()
     if services is not None:
         app.state.services = services
-    app.state.registry = catalog.load()
+        app.state.brain = Brain(services, app.state.registry, settings)
     install_error_handlers(app)
 
     @app.get("/api/health", tags=["meta"])
@@ -69,6 +77,8 @@ def create_app(
         calendar,
         interactions,
         tools,
+        chat,
     ):
         app.include_router(module.router)
+    app.include_router(sms.router)
     return app

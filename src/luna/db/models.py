@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from luna.db.types import UTCDateTime
 
@@ -72,6 +72,9 @@ class Member(Base):
     ai_context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Joined, because nearly every use of a member needs the household's timezone too.
+    household: Mapped[Household] = relationship(lazy="joined", innerjoin=True)
 
 
 class ApiToken(Base):

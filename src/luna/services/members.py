@@ -330,6 +330,13 @@ class MemberService:
                 raise Unauthorized("unknown or revoked token")
             return member_actor(member)
 
+    async def revoke_own(self, token: str) -> None:
+        """Revoke the token presented (a browser logging out); unknown tokens are ignored."""
+        async with self.db.transaction() as s:
+            row = await s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = self.clock.now()
+
     async def revoke_token(self, actor: Actor, token_id: int) -> None:
         async with self.db.transaction() as s:
             row = await s.get(ApiToken, token_id)

@@ -17,7 +17,8 @@ async def household_tz(s: AsyncSession, household_id: int) -> str:
 
 
 async def member_tz(s: AsyncSession, m: Member) -> str:
-    return m.timezone or await household_tz(s, m.household_id)
+    # The household comes joined with the member, so this costs no query.
+    return m.timezone or m.household.timezone
 
 
 async def member_tz_map(s: AsyncSession, member_ids: set[int]) -> dict[int, str]:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from luna.errors import Forbidden, InvalidInput, LunaError
+from luna.errors import Forbidden, InvalidInput
 from luna.services.calendar import EventOut, parse_window
 from luna.services.members import MemberOut
 from luna.services.when import attach, parse_when
@@ -23,23 +23,12 @@ MAX_CHORE_DAYS = 31
 
 
 async def chores_due(ctx: ToolContext, member: MemberOut, days: list[date]) -> list[Any]:
-    """Chores due for `member` on each day; none when chores can't be read (never a crash)."""
+    """Chores due for `member` on each day."""
     found: list[dict[str, Any]] = []
     for day in days[:MAX_CHORE_DAYS]:
-        try:
-            items = await ctx.services.chores.list(ctx.actor, day=day, member_id=member.id)
-        except (AttributeError, TypeError, LunaError) as exc:
-            # Chores are a neighbour's feature; a schedule without them is still worth giving.
-            log.info("schedule_without_chores", reason=repr(exc))
-            return found
-        for c in items:
-            found.append({"day": day.isoformat(), **_as_dict(c)})
+        items = await ctx.services.chores.list(ctx.actor, day=day, member_id=member.id)
+        found.extend({"day": day.isoformat(), **c.model_dump(mode="json")} for c in items)
     return found
-
-
-def _as_dict(item: Any) -> dict[str, Any]:
-    dump = getattr(item, "model_dump", None)
-    return dict(dump(mode="json")) if callable(dump) else dict(item)
 
 
 def local_days(start: datetime, end: datetime, tz: str) -> list[date]:

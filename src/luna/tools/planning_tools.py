@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -174,6 +175,10 @@ async def _habits_open(ctx: ToolContext) -> list[HabitOut]:
     return [h for h in habits if h.due_today and not h.logged_today and not h.paused]
 
 
+async def _no_habits() -> list[HabitOut]:
+    return []
+
+
 @registry.tool(writes=False)
 async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Briefing:
     """The member's day at a glance: tasks, chores, events, habits still open, goals.
@@ -187,17 +192,23 @@ async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Bri
     start = combine_local(on, time(0), tz)
     end = combine_local(on + timedelta(days=1), time(0), tz)
     is_today = on == local.date()
-    open_tasks = await svc.tasks.list(ctx.actor, member_id=ctx.member.id, status="open")
-    yesterday = await svc.checkins.list(
-        ctx.actor, ctx.member.id, start=on - timedelta(days=1), end=on - timedelta(days=1)
+    me = ctx.member.id
+    # The parts are independent reads; gathering them overlaps their database round trips.
+    open_tasks, yesterday, chores, events, habits, goals = await asyncio.gather(
+        svc.tasks.list(ctx.actor, member_id=me, status="open"),
+        svc.checkins.list(ctx.actor, me, start=on - timedelta(days=1), end=on - timedelta(days=1)),
+        chores_due(ctx, ctx.member, [on]),
+        svc.calendar.list(ctx.actor, start, end, member_id=me),
+        _habits_open(ctx) if is_today else _no_habits(),
+        svc.goals.list(ctx.actor, member_id=me, status="active"),
     )
     b = Briefing(
         day=on,
         tasks=day_tasks(open_tasks, start, end, with_overdue=is_today),
-        chores=await chores_due(ctx, ctx.member, [on]),
-        events=await svc.calendar.list(ctx.actor, start, end, member_id=ctx.member.id),
-        habits_due=await _habits_open(ctx) if is_today else [],
-        goals=await svc.goals.list(ctx.actor, member_id=ctx.member.id, status="active"),
+        chores=chores,
+        events=events,
+        habits_due=habits,
+        goals=goals,
         yesterday_checkin=yesterday[0] if yesterday else None,
         text="",
     )
@@ -209,8 +220,10 @@ async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Bri
 async def suggest_next_action(ctx: ToolContext) -> NextAction:
     """Suggest the one thing the member could do next, with the reason for it."""
     svc = ctx.services
-    tasks = await svc.tasks.list(ctx.actor, member_id=ctx.member.id, status="open")
-    chores = await chores_due(ctx, ctx.member, [ctx.local_now().date()])
-    checkin = await svc.checkins.today(ctx.actor, ctx.member.id)
-    return pick_next(tasks, chores, await _habits_open(ctx),
-                     checkin.energy if checkin else None)
+    tasks, chores, checkin, habits = await asyncio.gather(
+        svc.tasks.list(ctx.actor, member_id=ctx.member.id, status="open"),
+        chores_due(ctx, ctx.member, [ctx.local_now().date()]),
+        svc.checkins.today(ctx.actor, ctx.member.id),
+        _habits_open(ctx),
+    )
+    return pick_next(tasks, chores, habits, checkin.energy if checkin else None)

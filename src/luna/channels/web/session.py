@@ -20,7 +20,6 @@ from luna.services.access import Actor
 from luna.services.members import MemberOut
 
 SESSION_COOKIE = "luna_session"
-SESSION_ID_COOKIE = "luna_session_id"
 SESSION_DAYS = 30
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -36,22 +35,15 @@ def secure_cookies(request: Request) -> bool:
     return request.url.scheme == "https" or get_settings(request).public_url.startswith("https:")
 
 
-def set_session(response: Response, request: Request, token: str, token_id: int) -> None:
-    for name, value in ((SESSION_COOKIE, token), (SESSION_ID_COOKIE, str(token_id))):
-        response.set_cookie(
-            name, value, max_age=SESSION_DAYS * 86400, httponly=True, samesite="lax",
-            secure=secure_cookies(request), path="/",
-        )
+def set_session(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=SESSION_DAYS * 86400, httponly=True, samesite="lax",
+        secure=secure_cookies(request), path="/",
+    )
 
 
 def clear_session(response: Response) -> None:
-    for name in (SESSION_COOKIE, SESSION_ID_COOKIE):
-        response.delete_cookie(name, path="/")
-
-
-def session_token_id(request: Request) -> int | None:
-    raw = request.cookies.get(SESSION_ID_COOKIE, "")
-    return int(raw) if raw.isdigit() else None
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 async def web_actor(request: Request) -> Actor:
