@@ -40,11 +40,10 @@ class TaskSupervisor:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout: float | None = None) -> None:
+    async def drain(self) -> None:
         """Wait until nothing is running (tasks spawned meanwhile included)."""
-        async with asyncio.timeout(timeout):
-            while self._tasks:
-                await asyncio.wait(set(self._tasks))
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
 
     async def close(self) -> None:
         """Stop taking work, give running tasks the grace period, then cancel the rest."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -24,6 +25,9 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(member_app, name="member")
 app.add_typer(token_app, name="token")
+caldav_app = typer.Typer(help="Two-way sync of the family calendar with a CalDAV server.",
+                         no_args_is_help=True)
+app.add_typer(caldav_app, name="caldav")
 
 console = Console()
 T = TypeVar("T")
@@ -156,7 +160,7 @@ def tool(
         arguments = json.loads(args)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"--args is not JSON: {exc.msg}") from exc
-    registry = catalog.load()
+    registry = catalog.load(load_settings())
     if name not in registry:
         raise typer.BadParameter(f"unknown tool {name!r}; known: {', '.join(registry.names())}")
 
@@ -183,7 +187,7 @@ def chat(
         from luna.tools import catalog
 
         who = await _find_member(rt, member)
-        brain = Brain(rt.services, catalog.load(), settings)
+        brain = Brain(rt.services, catalog.load(settings), settings)
 
         async def show(action: Action) -> None:
             args = json.dumps(action.arguments, ensure_ascii=False, default=str)
@@ -234,10 +238,46 @@ async def _find_member(rt: Runtime, name_or_id: str) -> MemberOut:
 
 
 @app.command()
+def sms(
+    text: Annotated[str, typer.Argument(help="What the member texts")],
+    sender: Annotated[str, typer.Option("--from", help="The member's phone (E.164)")],
+    url: Annotated[str | None, typer.Option(help="Where Luna runs (default: LUNA_PUBLIC_URL)")]
+    = None,
+    sid: Annotated[str | None, typer.Option(help="MessageSid, to replay a retry")] = None,
+) -> None:
+    """Text a running Luna like a phone would: a correctly signed Twilio webhook."""
+    import httpx
+
+    from luna.channels.sms.simulator import send_text
+
+    settings = load_settings()
+    try:
+        sent = asyncio.run(send_text(settings, url or settings.public_url, sender, text, sid=sid))
+    except httpx.HTTPError as exc:
+        console.print(f"[red]could not reach Luna[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    except LunaError as exc:
+        console.print(f"[red]{exc.code}[/red]: {exc.detail}")
+        raise typer.Exit(1) from exc
+    if sent.status_code != 200:
+        console.print(f"[red]HTTP {sent.status_code}[/red]: {sent.body[:300]}")
+        raise typer.Exit(1)
+    if sent.reply is None:
+        console.print("[dim](no inline reply: Luna is still thinking and will text back "
+                      "through the outbound port)[/dim]")
+    else:
+        console.print(f"[bold magenta]Luna[/bold magenta] {sent.reply}")
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
+    scheduler: Annotated[bool, typer.Option(
+        "--scheduler/--no-scheduler",
+        help="Run proactive nudges in this process (SQLite); use --no-scheduler with workers",
+    )] = True,
 ) -> None:
     """Serve Luna (API, webhooks, dashboard)."""
     import uvicorn
@@ -249,6 +289,8 @@ def serve(
         overrides["host"] = host
     if port:
         overrides["port"] = port
+    if not scheduler:
+        overrides["scheduler_enabled"] = False
     settings = load_settings(**overrides)
     if migrate_db:
         migrate.upgrade(settings.database_url)
@@ -263,6 +305,28 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once in this worker")] = None,
+    name: Annotated[str | None, typer.Option(help="Worker name in logs")] = None,
+    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate")] = False,
+) -> None:
+    """Run a scheduler worker (PostgreSQL): briefings, reminders and alerts; run any number."""
+    from luna.logging import configure_logging
+    from luna.scheduler.workers import run_worker
+
+    settings = load_settings()
+    if settings.is_sqlite:
+        console.print("[red]luna worker needs PostgreSQL[/red]; on SQLite `luna serve` runs "
+                      "the scheduler itself")
+        raise typer.Exit(2)
+    if migrate_db:
+        migrate.upgrade(settings.database_url)
+    configure_logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings, concurrency=concurrency, name=name))
+
+
 async def _login_token(rt: Runtime) -> str | None:
     """A fresh token for the first adult, printed at start like Jupyter's login link."""
     households = await rt.services.members.list_households(ADMIN)
@@ -273,6 +337,46 @@ async def _login_token(rt: Runtime) -> str | None:
     if adult is None:
         return None
     return (await rt.services.members.create_token(ADMIN, adult.id, "serve")).token
+
+
+@caldav_app.command("configure")
+def caldav_configure(
+    household: Annotated[int, typer.Option(help="Household id")],
+    url: Annotated[str, typer.Option(help="The calendar collection's URL")],
+    username: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option(
+        prompt=True, prompt_required=False, hide_input=True,
+        help="Asked for when given without a value; never printed",
+    )] = None,
+) -> None:
+    """Connect a household to its calendar (stored in the household's settings)."""
+
+    async def go(rt: Runtime) -> str:
+        return await rt.services.caldav.configure(ADMIN, household, url, username, password)
+
+    console.print(f"household {household} syncs with {_run(go)}")
+
+
+@caldav_app.command("sync")
+def caldav_sync(
+    household: Annotated[int | None, typer.Option(help="One household; default all")] = None,
+) -> None:
+    """Sync now: Luna's events go to the calendar, the calendar's changes come to Luna."""
+
+    async def go(rt: Runtime) -> Any:
+        if household is not None:
+            return [await rt.services.caldav.sync(ADMIN, household)]
+        return await rt.services.caldav.sync_all()
+
+    reports = _run(go)
+    if not reports:
+        console.print("no household has a CalDAV calendar configured")
+    for r in reports:
+        console.print(f"household {r.household_id} ↔ {r.calendar}: {r.pushed} sent, "
+                      f"{r.pulled} received, {r.deleted_on_server} deleted there, "
+                      f"{r.deleted_in_luna} deleted here, {r.skipped} skipped")
+        for line in r.conflicts:
+            console.print(f"  [yellow]conflict[/yellow] {line}")
 
 
 def main() -> None:

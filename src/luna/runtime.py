@@ -15,7 +15,8 @@ class Runtime:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.services = Services.build(
-            self.db, clock or SystemClock(), default_region=settings.default_region
+            self.db, clock or SystemClock(), default_region=settings.default_region,
+            settings=settings,
         )
 
     async def __aenter__(self) -> Runtime:

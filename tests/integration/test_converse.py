@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from openai import AsyncOpenAI
+
 from luna.brain.agents import Agent, agent_realtime_session, build_agents
 from luna.brain.converse import FALLBACK_REPLY, Brain
 from luna.brain.guard import HONEST_REPLY, REPROMPT_NOTE
 from luna.brain.llm import ChatLoop, OpenAIChatModel
-from luna.brain.recording import TurnRegistry
 from luna.brain.types import ConversationInput
 from luna.config import load_settings
 from luna.services.access import ADMIN, Actor
@@ -120,8 +121,6 @@ async def test_one_rounds_tool_calls_run_concurrently(
         reply("Both finished."),
     ])
     async with fake as base_url:
-        from openai import AsyncOpenAI
-
         model = OpenAIChatModel(AsyncOpenAI(api_key="sk-test", base_url=base_url), "m")
         loop = ChatLoop(model, reg, agents, max_tool_rounds=3, write_tools=set())
         run = await loop.run(ToolContext(services, me, "web_chat"), "go", context="")
@@ -357,3 +356,49 @@ async def test_realtime_session_shape_comes_from_the_same_agent_definition(
     assert back["type"] == "function"
     assert back["parameters"]["required"] == ["reason"]
     assert back["parameters"]["additionalProperties"] is False
+
+
+async def test_the_tool_round_cap_stops_a_looping_model_and_says_what_got_done(
+    services: Services, family: Family
+) -> None:
+    me = await adult(services, family)
+    script = [calls(call("create_task", title="Step one")),
+              calls(call("create_task", title="Step two"))]
+    async with llm_brain(services, script, chat_max_tool_rounds=1) as (brain, fake):
+        result = await brain.converse(say(me, "plan everything"))
+    fake.assert_complete()
+    assert result.reply.startswith("I did this much: create task.")
+    assert [t.title for t in await services.tasks.list(actor_of(me), member_id=me.id)] == [
+        "Step one"]
+
+
+async def test_a_provider_failure_mid_turn_keeps_what_was_done(
+    services: Services, family: Family
+) -> None:
+    me = await adult(services, family)
+    script = [calls(call("create_task", title="Buy milk")), Step(status=400)]
+    async with llm_brain(services, script) as (brain, fake):
+        result = await brain.converse(say(me, "add milk"))
+    fake.assert_complete()
+    assert result.handled_by == "llm" and [a.tool for a in result.actions] == ["create_task"]
+    assert "lost my connection" in result.reply
+    stored = await services.interactions.get(actor_of(me), result.interaction_id or 0)
+    assert stored.metadata["error"] == "upstream_mid_turn"
+
+
+async def test_local_first_answers_simple_requests_without_the_model_and_logs_them_for_undo(
+    services: Services, family: Family
+) -> None:
+    me = await adult(services, family)
+    async with llm_brain(services, [], brain_mode="local_first") as (brain, fake):
+        result = await brain.converse(say(me, "add buy milk to my list"))
+        assert result.handled_by == "local", result
+        assert [a.tool for a in result.actions] == ["create_task"]
+        [logged] = await services.actions.recent(actor_of(me))
+        assert logged.tool == "create_task"
+        row = await services.interactions.get(actor_of(me), result.interaction_id or 0)
+        assert row.metadata["handled_by"] == "local" and row.metadata["intent"]
+    assert fake.requests == []
+    res = await catalog.load().invoke("undo_last_action", ToolContext(services, me, "sms"), {})
+    assert res.ok, res
+    assert await services.tasks.list(actor_of(me), member_id=me.id) == []

@@ -49,6 +49,9 @@ async def _household_a_ids(client: httpx.AsyncClient, family: Family,
         "title": "A's event", "start": "2026-03-06T17:00:00-05:00"}, headers=h)
     assert r.status_code == 201, r.text
     ids["events"] = r.json()["id"]
+    r = await client.post("/api/feeds", json={}, headers=h)
+    assert r.status_code == 201, r.text
+    ids["feeds"] = r.json()["id"]
     interaction = await services.interactions.record(
         household_id=family.household_id, member_id=family.adult_id, channel="sms",
         direction="inbound", user_message="hi", assistant_response="hello",

@@ -159,6 +159,19 @@ async def test_the_undo_tool_over_http_with_nothing_to_undo(
     assert r.json()["ok"] is False and r.json()["error"] == "not_found"
 
 
+async def test_a_write_through_the_tools_api_can_be_undone_there(
+    client: httpx.AsyncClient, family: Family
+) -> None:
+    made = await client.post("/api/tools/create_task", json={"arguments": {"title": "Mop"}},
+                             headers=family.headers())
+    assert made.json()["ok"] is True
+    r = await client.post("/api/tools/undo_last_action", json={"arguments": {}},
+                          headers=family.headers())
+    assert r.json()["ok"] is True, r.json()
+    assert r.json()["result"]["message"] == "Undone: I removed the task “Mop”."
+    assert (await client.get("/api/tasks", headers=family.headers())).json() == []
+
+
 def _march() -> tuple[Any, Any]:
     from datetime import UTC, datetime
 

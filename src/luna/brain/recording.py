@@ -19,7 +19,7 @@ import structlog
 
 from luna.brain.types import Action
 from luna.errors import LunaError
-from luna.services.actions import NOT_UNDOABLE
+from luna.services.actions import CHECKIN_FIELDS, NOT_UNDOABLE
 from luna.services.container import Services
 from luna.tools import catalog
 from luna.tools.context import ToolContext
@@ -86,12 +86,10 @@ async def snapshot_before(ctx: ToolContext, tool: str) -> Snapshot | None:
                                 "description": g.description} for g in goals}
         today = ctx.now().astimezone(ZoneInfo(ctx.tz)).date()
         rows = await svc.checkins.list(actor, member_id, start=today - timedelta(days=9))
-        return {r.date.isoformat(): {k: getattr(r, k) for k in _CHECKIN_FIELDS} for r in rows}
+        return {r.date.isoformat(): {k: getattr(r, k) for k in CHECKIN_FIELDS} for r in rows}
     except LunaError:
         return None
 
-
-_CHECKIN_FIELDS = ("sleep_quality", "mood", "energy", "exercise_minutes", "notes")
 
 
 def plan(action: Action, before: Snapshot | None) -> Planned:

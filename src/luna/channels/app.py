@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from luna import __version__
 from luna.brain.converse import Brain
-from luna.channels import sms
+from luna.channels import feeds, sms, voice, web
 from luna.channels.api import (
     calendar,
     chat,
@@ -19,6 +19,7 @@ from luna.channels.api import (
     habits,
     households,
     interactions,
+    realtime,
     tasks,
     tools,
 )
@@ -27,6 +28,7 @@ from luna.clock import Clock, SystemClock
 from luna.config import Settings
 from luna.db.engine import Database
 from luna.logging import configure_logging
+from luna.scheduler.runner import running as scheduler_running
 from luna.services.container import Services
 from luna.tools import catalog
 
@@ -40,16 +42,19 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings)
         if services is not None:
-            async with sms.running(app):
+            async with sms.running(app), voice.running(app):
                 yield
             return
         db = Database(settings.database_url)
         app.state.services = Services.build(
-            db, clock or SystemClock(), default_region=settings.default_region
+            db, clock or SystemClock(), default_region=settings.default_region,
+            settings=settings,
         )
         app.state.brain = Brain(app.state.services, app.state.registry, settings)
         try:
-            async with sms.running(app):
+            async with sms.running(app), voice.running(app), scheduler_running(
+                app.state.services, settings, sms=app.state.outbound_sms
+            ) as app.state.scheduler:
                 yield
         finally:
             await app.state.brain.aclose()
@@ -57,7 +62,7 @@ def create_app(
 
     app = FastAPI(title="Luna", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    app.state.registry = catalog.load()
+    app.state.registry = catalog.load(settings)
     if services is not None:
         app.state.services = services
         app.state.brain = Brain(services, app.state.registry, settings)
@@ -81,4 +86,8 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(sms.router)
+    app.include_router(voice.router)
+    app.include_router(feeds.router)
+    app.include_router(realtime.router)
+    web.install(app, settings)
     return app

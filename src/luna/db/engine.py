@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# Registers the flush hook that keeps member_schedules in step with what changes a member's day.
+from luna.db import schedule_tracking as _schedule_tracking  # noqa: F401
+
 
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:

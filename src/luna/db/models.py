@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -105,6 +106,8 @@ class Task(Base):
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     source_channel: Mapped[str | None] = mapped_column(String(20))
+    # Critical items escalate when unanswered: SMS, then a call, then a backup member.
+    critical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -233,7 +236,10 @@ class ChoreCompletion(Base):
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_household_start", "household_id", "start_at"),)
+    __table_args__ = (
+        Index("ix_events_household_start", "household_id", "start_at"),
+        UniqueConstraint("household_id", "external_uid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
@@ -247,6 +253,40 @@ class Event(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # CalDAV sync: the event's UID and ETag on the household's calendar server, and when the
+    # row last matched it (a later updated_at means Luna changed it since).
+    external_uid: Mapped[str | None] = mapped_column(String(255))
+    external_etag: Mapped[str | None] = mapped_column(String(255))
+    synced_at: Mapped[datetime | None]
+
+
+class EventTombstone(Base):
+    """A synced event deleted in Luna, kept until the next sync deletes it on the server too."""
+
+    __tablename__ = "event_tombstones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    external_uid: Mapped[str] = mapped_column(String(255))
+    external_etag: Mapped[str | None] = mapped_column(String(255))
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedToken(Base):
+    """A secret iCal feed URL, of the whole household or of one member; stored hashed."""
+
+    __tablename__ = "feed_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
 
 
 class Message(Base):
@@ -349,3 +389,44 @@ class ActionLog(Base):
     channel: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     undone_at: Mapped[datetime | None]
+
+
+class MemberSchedule(Base):
+    """When the scheduler next looks at a member: one indexed instant, so a tick reads only the
+    members due now instead of scanning everyone. Anything that changes a member's day (their
+    settings, habits, tasks, chores) resets `next_fire_at` (see luna.db.schedule_tracking)."""
+
+    __tablename__ = "member_schedules"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    planned_through: Mapped[datetime | None]
+    """The instant of the last planning: what fell due before it was dealt with then."""
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    """The zone in force at the last planning, to notice travel."""
+
+
+class Nudge(Base):
+    """Every proactive message Luna decided on, under a unique key (member, kind, local date or
+    item). The key is claimed before sending, which is what makes a nudge go out at most once
+    whichever process, restart or retry gets there."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (Index("ix_nudges_member_due", "member_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(10))
+    # pending (claimed, not yet handed over) | sent | failed | skipped | suppressed
+    status: Mapped[str] = mapped_column(String(12))
+    local_date: Mapped[date] = mapped_column(Date)
+    ref_id: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Event, Member
+from luna.db.models import Event, EventTombstone, Member
 from luna.domain.localday import combine_local
 from luna.errors import Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, require_household
@@ -216,6 +216,10 @@ class CalendarService:
         async with self.db.transaction() as s:
             e = await _load(s, actor, event_id)
             _check_owner(actor, e)
+            if e.external_uid:
+                # The CalDAV sync removes it from the server at its next run.
+                s.add(EventTombstone(household_id=e.household_id, external_uid=e.external_uid,
+                                     external_etag=e.external_etag, deleted_at=self.clock.now()))
             await s.delete(e)
 
     async def find(self, actor: Actor, title: str, member_id: int | None = None) -> EventOut:

@@ -36,6 +36,7 @@ class TaskOut(BaseModel):
     due_at: datetime | None
     completed_at: datetime | None
     overdue: bool
+    critical: bool = False
     source_channel: str | None
     created_at: datetime
 
@@ -50,6 +51,7 @@ def task_out(t: Task, tz: str, now: datetime) -> TaskOut:
         due_at=t.due_at.astimezone(zi) if t.due_at else None,
         completed_at=t.completed_at.astimezone(zi) if t.completed_at else None,
         overdue=is_overdue(t, now),
+        critical=bool(t.critical),
         source_channel=t.source_channel,
         created_at=t.created_at.astimezone(zi),
     )
@@ -81,16 +83,18 @@ class TaskService:
         category: Category = "other",
         due_at: datetime | None = None,
         source_channel: str | None = None,
+        critical: bool = False,
     ) -> TaskOut:
         if not title.strip():
             raise InvalidInput("a task needs a title")
         _aware(due_at, "due_at")
+        now = self.clock.now()
         async with self.db.transaction() as s:
             m = await member_for_write(s, actor, member_id)
             t = Task(
                 household_id=m.household_id, member_id=m.id, title=title.strip(), notes=notes,
                 priority=priority, category=category, due_at=due_at, status="pending",
-                source_channel=source_channel,
+                source_channel=source_channel, critical=critical, created_at=now, updated_at=now,
             )
             s.add(t)
             await s.flush()
@@ -165,7 +169,7 @@ class TaskService:
                     if not str(value).strip():
                         raise InvalidInput("a task needs a title")
                     t.title = str(value).strip()
-                elif key in {"notes", "priority", "category"}:
+                elif key in {"notes", "priority", "category", "critical"}:
                     setattr(t, key, value)
                 else:
                     raise InvalidInput(f"unknown task field {key!r}")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from luna.errors import Forbidden, InvalidInput
+from luna.errors import Forbidden, InvalidInput, Upstream
 from luna.services.calendar import EventOut, parse_window
 from luna.services.members import MemberOut
 from luna.services.when import attach, parse_when
@@ -26,7 +26,7 @@ async def chores_due(ctx: ToolContext, member: MemberOut, days: list[date]) -> l
     """Chores due for `member` on each day."""
     found: list[dict[str, Any]] = []
     for day in days[:MAX_CHORE_DAYS]:
-        items = await ctx.services.chores.list(ctx.actor, day=day, member_id=member.id)
+        items = await ctx.services.chore_backend.list(ctx.actor, day=day, member_id=member.id)
         found.extend({"day": day.isoformat(), **c.model_dump(mode="json")} for c in items)
     return found
 
@@ -62,7 +62,12 @@ async def get_schedule(
         )
     except Forbidden:
         tasks = []  # a child may see the family calendar but not an adult's to-dos
-    chores = await chores_due(ctx, who, local_days(begin, stop, ctx.tz))
+    unavailable: dict[str, str] = {}
+    try:
+        chores = await chores_due(ctx, who, local_days(begin, stop, ctx.tz))
+    except Upstream as exc:
+        # An external chore app being down must not hide the rest of the day.
+        chores, unavailable = [], {"chores_unavailable": exc.detail}
     return {
         "member": who.name,
         "start": begin.astimezone(ZoneInfo(ctx.tz)),
@@ -70,6 +75,7 @@ async def get_schedule(
         "events": events,
         "tasks": tasks,
         "chores": chores,
+        **unavailable,
         "count": len(events) + len(tasks) + len(chores),
     }
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 
+from luna.config import Settings
 from luna.tools.registry import Registry
+from luna.tools.web_tools import web_tools
 
 registry = Registry()
 
@@ -22,7 +24,16 @@ TOOL_MODULES = (
 )
 
 
-def load() -> Registry:
+def load(settings: Settings | None = None) -> Registry:
+    """Every tool; with settings, also those that exist only when configured (web search)."""
     for module in TOOL_MODULES:
         importlib.import_module(module)
-    return registry
+    if settings is None:
+        return registry
+    extra = web_tools(settings)
+    if not extra.names():
+        return registry
+    combined = Registry()
+    for spec in (*registry, *extra):
+        combined.tool(writes=spec.writes)(spec.fn)
+    return combined

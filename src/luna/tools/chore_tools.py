@@ -21,7 +21,7 @@ async def _household_tz(ctx: ToolContext) -> str:
 async def _chore_id(ctx: ToolContext, chore: str) -> int:
     if chore.strip().isdigit():
         return int(chore)
-    return (await ctx.services.chores.find(ctx.actor, chore)).id
+    return (await ctx.services.chore_backend.find(ctx.actor, chore)).id
 
 
 def _time_of_day(text: str, tz: str, ctx: ToolContext) -> str:
@@ -72,7 +72,7 @@ async def create_chore(
     order = [(await resolve_member(ctx, n)).id for n in rotation or []]
     who = (await resolve_member(ctx, assignee)).id if assignee else None
     mode: Mode = "rotation" if order else "fixed"
-    return await ctx.services.chores.create(
+    return await ctx.services.chore_backend.create(
         ctx.actor, title=title,
         schedule=ScheduleIn(
             kind=schedule, date=start_day, weekdays=days,
@@ -98,7 +98,7 @@ async def get_chores(
     tz = await _household_tz(ctx)
     on: date | None = parse_day(day, tz, ctx.now()) if day else None
     who = (await resolve_member(ctx, member)).id if member else None
-    chores = await ctx.services.chores.list(ctx.actor, day=on, member_id=who)
+    chores = await ctx.services.chore_backend.list(ctx.actor, day=on, member_id=who)
     return {"count": len(chores), "chores": chores}
 
 
@@ -110,7 +110,7 @@ async def get_overdue_chores(ctx: ToolContext, member: str | None = None) -> dic
         member: Whose chores (a name, nickname or "me"); leave empty for the whole family.
     """
     who = (await resolve_member(ctx, member)).id if member else None
-    chores = await ctx.services.chores.overdue(ctx.actor, member_id=who)
+    chores = await ctx.services.chore_backend.overdue(ctx.actor, member_id=who)
     return {"count": len(chores), "chores": chores}
 
 
@@ -125,7 +125,8 @@ async def complete_chore(
         completed_by: Who did it (a name or nickname); defaults to the speaker.
     """
     who = (await resolve_member(ctx, completed_by)) if completed_by else ctx.member
-    return await ctx.services.chores.complete(ctx.actor, await _chore_id(ctx, chore), who.id)
+    chore_id = await _chore_id(ctx, chore)
+    return await ctx.services.chore_backend.complete(ctx.actor, chore_id, who.id)
 
 
 @registry.tool(writes=True)
@@ -137,7 +138,8 @@ async def reschedule_chore(ctx: ToolContext, chore: str, day: str) -> ChoreOut:
         day: The new day ("tomorrow", "sunday", "2026-03-08").
     """
     on = parse_day(day, await _household_tz(ctx), ctx.now())
-    return await ctx.services.chores.reschedule(ctx.actor, await _chore_id(ctx, chore), on)
+    chore_id = await _chore_id(ctx, chore)
+    return await ctx.services.chore_backend.reschedule(ctx.actor, chore_id, on)
 
 
 @registry.tool(writes=True)
@@ -149,11 +151,12 @@ async def delegate_chore(ctx: ToolContext, chore: str, to: str) -> ChoreOut:
         to: Who takes it over (a name or nickname).
     """
     target = await resolve_member(ctx, to)
-    return await ctx.services.chores.delegate(ctx.actor, await _chore_id(ctx, chore), target.id)
+    chore_id = await _chore_id(ctx, chore)
+    return await ctx.services.chore_backend.delegate(ctx.actor, chore_id, target.id)
 
 
 @registry.tool(writes=False)
 async def suggest_chores(ctx: ToolContext) -> dict[str, Any]:
     """Suggest who should take each unassigned or shared chore, from recent effort and load."""
-    suggestions = await ctx.services.chores.suggest(ctx.actor)
+    suggestions = await ctx.services.chore_backend.suggest(ctx.actor)
     return {"count": len(suggestions), "suggestions": suggestions}

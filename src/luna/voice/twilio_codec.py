@@ -192,7 +192,8 @@ _q = json.dumps
 
 
 def encode_media(stream_sid: str, payload_b64: str) -> str:
-    return f'{{"event":"media","streamSid":{_q(stream_sid)},"media":{{"payload":{_q(payload_b64)}}}}}'
+    return (f'{{"event":"media","streamSid":{_q(stream_sid)},'
+            f'"media":{{"payload":{_q(payload_b64)}}}}}')
 
 
 def encode_mark(stream_sid: str, name: str) -> str:

@@ -88,7 +88,8 @@ class HouseholdLists:
         tasks: Iterable[TaskRef] = (),
         goals: Iterable[GoalRef] = (),
     ) -> HouseholdLists:
-        ms, cs, hs, ts, gs = (tuple(x) for x in (members, chores, habits, tasks, goals))
+        ms, cs, hs = tuple(members), tuple(chores), tuple(habits)
+        ts, gs = tuple(tasks), tuple(goals)
         member_pairs = _member_pairs(ms)
         chore_pairs = [(a, c.title) for c in cs for a in words.item_aliases(c.title)]
         chore_done = [(a, c.title) for c in cs for a in words.done_aliases(c.title)]
@@ -256,7 +257,7 @@ class ListCache:
             await _fill(ctx, entry.parts)
             p = entry.parts
             entry.lists = HouseholdLists.build(
-                p["members"], p["chores"], p["habits"], p["tasks"], p["goals"]  # type: ignore[arg-type]
+                p["members"], p["chores"], p["habits"], p["tasks"], p["goals"]
             )
         return entry.lists
 

@@ -31,7 +31,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("n_weeks", re.compile(r"\b(?P<bi>bi-?weekly|fortnightly)\b")),
     ("n_days", re.compile(rf"\b(?:every|each)\s+{_N}\s+days?\b")),
     ("weekdays", re.compile(r"\b(?:every|each|on)\s+(?:week\s?days?|work\s?days?)\b")),
-    ("weekdays", re.compile(r"\b(?:week\s?days|mon(?:day)?\s*(?:-|to|through|thru)\s*fri(?:day)?)\b")),
+    ("weekdays", re.compile(
+        r"\b(?:week\s?days|mon(?:day)?\s*(?:-|to|through|thru)\s*fri(?:day)?)\b")),
     ("weekends", re.compile(r"\b(?:every|each|on)\s+(?:the\s+)?weekends?\b")),
     ("weekends", re.compile(r"\bweekends\b")),
     ("days", re.compile(rf"\b(?:every|each)\s+(?P<days>{_DAY_LIST})\b")),
@@ -120,4 +121,5 @@ def _build(kind: str, m: re.Match[str]) -> Recurrence | None:
 
 
 def _cut(text: str, start: int, end: int) -> str:
-    return re.sub(r"\s{2,}", " ", (text[:start] + " " + text[end:])).strip(" ,;")
+    joined = re.sub(r"\s{2,}", " ", (text[:start] + " " + text[end:]))
+    return re.sub(r"\s+([,;])", r"\1", joined).strip(" ,;")

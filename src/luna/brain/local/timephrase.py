@@ -309,9 +309,9 @@ class _Parser:
         if slash:
             m, d = int(slash.group(1)), int(slash.group(2))
             year = slash.group(3)
-            y = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
+            full = None if year is None else int(year) + (2000 if len(year) == 2 else 0)
             if 1 <= m <= 12 and 1 <= d <= 31:
-                return DayRef("date", month=m, day=d, year=y), j + 1
+                return DayRef("date", month=m, day=d, year=full), j + 1
             return None
         if word in _MONTHS:
             # "may" is a verb as often as a month: only with a day number after it.
@@ -362,9 +362,11 @@ class _Parser:
         w = self.w
         j = i
         prefixed = False
-        if self.at(j, "at", "@", "by", "around", "before", "for"):
+        if self.at(j, "at", "@", "by", "around", "before"):
             j += 1
             prefixed = True
+        elif self.at(j, "for") and j + 1 < len(w) and re.search(r"\d(am|pm|:\d\d)|noon", w[j + 1]):
+            j += 1  # "for 5pm", but never "for 20 minutes"
             if self.at(j, "around"):
                 j += 1
         if j >= len(w):
@@ -405,9 +407,10 @@ class _Parser:
                 mer, k = w[k], k + 1
             if self.at(k, "oclock"):
                 k += 1
-            if mer is None and m.group(2) is None and not (prefixed or after_day):
-                return None  # a bare number ("30 squats") is not a time
-            return _make_clock(hour, minute, mer), k
+            if mer is None and m.group(2) is None and (not (prefixed or after_day) or hour > 12):
+                return None  # a bare number ("30 squats", "at 20") is not a time
+            made = _make_clock(hour, minute, mer)
+            return (made, k) if made is not None else None
         if word in _HOUR_WORDS and (prefixed or after_day):
             hour = _HOUR_WORDS[word]
             k = j + 1
@@ -419,7 +422,8 @@ class _Parser:
                 mer, k = w[k], k + 1
             if self.at(k, "oclock"):
                 k += 1
-            return _make_clock(hour, minute, mer), k
+            made = _make_clock(hour, minute, mer)
+            return (made, k) if made is not None else None
         return None
 
     def _hour_only(self, j: int) -> tuple[TimeRef, int] | None:
@@ -431,9 +435,13 @@ class _Parser:
         return None
 
 
+_EXACT_PARTS = frozenset({"noon", "midday", "midnight"})
+
+
 def _part(word: str) -> TimeRef:
     t = PARTS[word]
-    return TimeRef(t.hour, t.minute, None, part=True)
+    # "at noon" is an appointment; "in the morning" only says roughly when.
+    return TimeRef(t.hour, t.minute, None, part=word not in _EXACT_PARTS)
 
 
 def _clock_word(clock: str, meridiem: str | None) -> TimeRef | None:
@@ -491,6 +499,23 @@ def split_leading(text: str) -> Split:
     return Split(rest, replace(found[0], text=text[: toks[end - 1].end].strip()))
 
 
+def split_inside(text: str) -> Split:
+    """The longest time phrase anywhere in `text` ("ran 3 miles yesterday, felt great")."""
+    toks = _tokens(text)
+    parser = _Parser([t.word for t in toks])
+    best: tuple[int, int, When] | None = None
+    for i in range(len(toks)):
+        found = parser.phrase(i)
+        if found is not None and (best is None or found[1] - i > best[1] - best[0]):
+            best = (i, found[1], found[0])
+    if best is None:
+        return Split(text.strip(), None)
+    i, j, when = best
+    start, end = toks[i].start, toks[j - 1].end
+    rest = (text[:start].rstrip(" ,;") + " " + text[end:].lstrip()).strip(" ,;")
+    return Split(re.sub(r"\s+,", ",", rest), replace(when, text=text[start:end]))
+
+
 def split_any(text: str) -> Split:
     """A trailing phrase if there is one, else a leading one."""
     tail = split_trailing(text)
@@ -504,6 +529,14 @@ def split_any(text: str) -> Split:
 
 def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+def prefer_evening(when: When) -> When:
+    """"dinner at 7" is 7 pm: an hour with no am/pm, 7 to 11, moves to the evening."""
+    t = when.time
+    if t is None or t.meridiem is not None or t.part or not 7 <= t.hour <= 11:
+        return when
+    return replace(when, time=replace(t, meridiem="pm"))
 
 
 def resolve_day(ref: DayRef, today: date, *, past: bool = False) -> date | None:
@@ -536,25 +569,29 @@ def resolve_day(ref: DayRef, today: date, *, past: bool = False) -> date | None:
 
 def _resolve_date(ref: DayRef, today: date, *, past: bool) -> date | None:
     try:
-        if ref.month == 0:  # "the 15th": this month or the next one
-            d = date(today.year, today.month, ref.day)
-            if past and d > today:
-                prev = today.replace(day=1) - timedelta(days=1)
-                return date(prev.year, prev.month, ref.day)
-            if not past and d < today:
-                nxt = date(today.year + today.month // 12, today.month % 12 + 1, 1)
-                return date(nxt.year, nxt.month, ref.day)
-            return d
-        year = ref.year if ref.year is not None else today.year
-        d = date(year, ref.month, ref.day)
-        if ref.year is None:
-            if past and d > today:
-                d = date(year - 1, ref.month, ref.day)
-            elif not past and d < today:
-                d = date(year + 1, ref.month, ref.day)
-        return d
-    except ValueError:
+        return _month_day(ref, today, past=past)
+    except ValueError:  # "february 30th"
         return None
+
+
+def _month_day(ref: DayRef, today: date, *, past: bool) -> date:
+    if ref.month == 0:  # "the 15th": this month, or the next (the last) one
+        d = date(today.year, today.month, ref.day)
+        if past and d > today:
+            prev = today.replace(day=1) - timedelta(days=1)
+            return date(prev.year, prev.month, ref.day)
+        if not past and d < today:
+            nxt = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+            return date(nxt.year, nxt.month, ref.day)
+        return d
+    year = ref.year if ref.year is not None else today.year
+    d = date(year, ref.month, ref.day)
+    if ref.year is None:
+        if past and d > today:
+            d = date(year - 1, ref.month, ref.day)
+        elif not past and d < today:
+            d = date(year + 1, ref.month, ref.day)
+    return d
 
 
 def resolve_window(when: When, today: date) -> tuple[date, date | None] | None:

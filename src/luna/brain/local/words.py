@@ -32,7 +32,7 @@ COMMON_VERBS = frozenset({
     "cancel", "confirm", "update", "review", "practice", "practise", "study", "stretch",
     "meditate", "journal", "floss", "brush", "jog", "bike", "cycle", "dance", "paint", "visit",
     "help", "wrap", "bake", "trim", "weed", "hoover", "strip", "restock", "refill", "declutter",
-    "empty", "bathe", "groom", "fill", "pump", "lift", "squat", "plank", "save", "learn",
+    "bathe", "groom", "fill", "pump", "lift", "squat", "plank", "save", "learn",
     "drop", "collect", "feed", "take", "do", "make", "buy", "pay", "put", "sweep", "get", "go",
     "write", "read", "run", "give", "bring", "hang", "set", "send", "throw", "drive", "swim",
 })
@@ -116,10 +116,18 @@ def item_aliases(title: str) -> list[str]:
     out = [low, bare(low)]
     parts = split_verb(low)
     if parts is not None:
-        _, _, obj = parts
-        out += [obj, bare(obj), f"the {bare(obj)}", f"my {bare(obj)}"]
+        verb, particle, obj = parts
+        ing = gerund(verb)
+        out += [obj, bare(obj), f"the {bare(obj)}", f"my {bare(obj)}",
+                " ".join(w for w in (ing, particle, obj) if w), f"{bare(obj)} day"]
     else:
-        out += [f"the {bare(low)}", f"my {bare(low)}"]
+        noun = bare(low)
+        out += [f"the {noun}", f"my {noun}", f"{noun} day"]
+        head = noun.split()[0]
+        if len(noun.split()) > 1 and len(head) >= 3:
+            out += [head, f"the {head}", f"my {head}"]  # "the vet" for "Vet appointment"
+    if "appointment" in low:
+        out += [a.replace("appointment", "appt") for a in out]
     return _unique(out)
 
 
@@ -175,11 +183,17 @@ def habit_done_aliases(name: str) -> list[str]:
     tail = " ".join(words[1:])
     if base is not None:
         out += [_join(past(base), tail), f"went {low}", f"did some {low}", f"did my {low}"]
+        if not tail and base in _OUTINGS:
+            out += [f"went for a {base}", f"did a {base}", f"went on a {base}",
+                    f"did my {base}", f"got a {base} in", f"got my {base} in"]
     elif is_verb(head):
         out += [_join(past(head), tail)]
     else:
         out += [f"did {low}", f"did my {low}", f"did some {low}"]
     return _unique(out)
+
+
+_OUTINGS = frozenset({"run", "walk", "swim", "jog", "hike", "bike", "ride", "row", "skate"})
 
 
 def _join(a: str, b: str) -> str:

@@ -22,6 +22,7 @@ class TaskIn(BaseModel):
     priority: Priority = "medium"
     category: Category = "other"
     due_at: datetime | None = None
+    critical: bool = False
 
 
 class TaskPatch(BaseModel):
@@ -33,6 +34,7 @@ class TaskPatch(BaseModel):
     category: Category | None = None
     status: Status | None = None
     due_at: datetime | None = None
+    critical: bool | None = None
 
 
 @router.get("")
@@ -51,6 +53,7 @@ async def create_task(body: TaskIn, actor: MemberActorDep, svc: ServicesDep) -> 
     return await svc.tasks.create(
         actor, title=body.title, member_id=body.member_id, notes=body.notes,
         priority=body.priority, category=body.category, due_at=body.due_at, source_channel="api",
+        critical=body.critical,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from luna.brain.recording import TurnRegistry
 from luna.channels.api.deps import MemberActorDep, ServicesDep
 from luna.errors import NotFound
 from luna.tools.context import context_for
@@ -45,5 +46,6 @@ async def call_tool(
     if name not in registry:
         raise NotFound(f"no tool named {name!r}")
     ctx = await context_for(svc, actor, body.member_id, channel="api")
-    result = await registry.invoke(name, ctx, body.arguments)
+    # Through a turn's view of the registry, so writes land in the action log (undo) too.
+    result = await TurnRegistry(registry).invoke(name, ctx, body.arguments)
     return {"tool": name, **result.as_dict()}

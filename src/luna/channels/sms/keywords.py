@@ -23,7 +23,7 @@ OPTED_IN = (
 )
 HELP = (
     "Luna, your family assistant: text me tasks, habits, chores and plans, like \"add "
-    "dentist Friday 3pm\" or \"what's on today?\". Reply STOP to opt out, START to resume."
+    "dentist Friday 3pm\". Reply STOP to opt out, START to resume."
 )
 STILL_OPTED_OUT = (
     "You've opted out of texts from Luna, so I can't answer here. Reply START to turn them "

@@ -12,9 +12,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from luna.channels.web import forms, login, pages
-from luna.channels.web.render import HERE, realtime_origin
+from luna.channels.web.render import HERE, TEMPLATES, realtime_origin
 from luna.channels.web.session import LoginRequired, OriginCheck, login_redirect
 from luna.config import Settings
+from luna.errors import LunaError
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -57,10 +58,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+_TITLES = {403: "Not allowed", 404: "Not found", 409: "That changed meanwhile"}
+
+
 def install(app: FastAPI, settings: Settings) -> None:
+    as_json = app.exception_handlers.get(LunaError)
+
     async def to_login(request: Request, _exc: Exception) -> Response:
         return login_redirect(request)
 
+    async def luna_error(request: Request, exc: Exception) -> Response:
+        # Pages answer a person with a page; /api and scripts keep the JSON error body.
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if as_json is not None and (request.url.path.startswith("/api/") or not wants_html):
+            answer = as_json(request, exc)
+            return answer if isinstance(answer, Response) else await answer
+        assert isinstance(exc, LunaError)
+        title = _TITLES.get(exc.http_status, "Something went wrong")
+        return TEMPLATES.TemplateResponse(
+            request, "error.html", {"title": title, "detail": exc.detail},
+            status_code=exc.http_status,
+        )
+
+    app.add_exception_handler(LunaError, luna_error)
     app.add_exception_handler(LoginRequired, to_login)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (login.router, pages.router, forms.router):

@@ -58,8 +58,8 @@ def line_chart(
     series: Sequence[tuple[str, str, Mapping[date, float | None]]],
     *,
     y_max: float = 10,
-    width: int = 640,
-    height: int = 240,
+    width: int = 480,
+    height: int = 220,
 ) -> LineChart:
     """Daily values from `start` to `end` (inclusive) on a 0..y_max scale; gaps stay gaps."""
     left, right, top, bottom = 32, 12, 12, 28
@@ -122,6 +122,7 @@ def heatmap(
     gap, left, top = 3, 30, 16
     first = start - timedelta(days=start.weekday())
     top_value = max(done.values(), default=0) or 1
+    uniform = len(set(done.values())) <= 1  # a yes/no habit: every logged day looks the same
     cells = []
     months: list[Tick] = []
     day = first
@@ -132,7 +133,7 @@ def heatmap(
             if day in skipped and not value:
                 level, label = -1, "skipped"
             elif value:
-                level = 1 + min(3, int(3 * value / top_value))
+                level = 2 if uniform else 1 + min(3, int(4 * value / top_value - 1e-9))
                 label = f"{value:g} {unit}" if unit else ("done" if value == 1 else f"{value:g}")
             else:
                 level, label = 0, "nothing logged"

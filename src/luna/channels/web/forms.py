@@ -129,13 +129,19 @@ async def chore_create(
     return await _chore_result(request, actor, go())
 
 
-async def _chore_result(request: Request, actor: Actor, action: Awaitable[Any]) -> Response:
+async def _chore_result(
+    request: Request, actor: Actor, action: Awaitable[Any], back: str = ""
+) -> Response:
     async def error(detail: str, status: int) -> HTMLResponse:
+        if back == "/overview":
+            return await pages.overview_page(request, actor, error=detail, status=status)
         return await pages.chores_page(request, actor, error=detail, status=status)
 
     result = await _attempt(action, error)
     if isinstance(result, HTMLResponse):
         return result
+    if back == "/overview":
+        return _back("/overview")
     done = getattr(result, "id", None) if result is not None else None
     return _back(f"/chores?done={done}" if done is not None else "/chores")
 
@@ -167,14 +173,19 @@ async def chore_update(
 
 @router.post("/chores/{chore_id}/complete")
 async def chore_complete(
-    request: Request, chore_id: int, actor: WebActorDep, completed_by: OptText = ""
+    request: Request, chore_id: int, actor: WebActorDep, completed_by: OptText = "",
+    back: OptText = "",
 ) -> Response:
     svc = get_services(request)
 
     async def go() -> Any:
-        return await svc.chores.complete(actor, chore_id, _int(completed_by, "completed by"))
+        doer = _int(completed_by, "completed by")
+        # A child's tap is always their own; a grown-up ticks off the person in that row.
+        if actor.is_child:
+            doer = actor.member_id
+        return await svc.chores.complete(actor, chore_id, doer)
 
-    return await _chore_result(request, actor, go())
+    return await _chore_result(request, actor, go(), back)
 
 
 @router.post("/chores/{chore_id}/skip")
@@ -303,12 +314,14 @@ async def habit_log(
     async def error(detail: str, status: int) -> HTMLResponse:
         if back == "habit":
             return await pages.habit_page(request, actor, habit_id, error=detail, status=status)
+        if back == "overview":
+            return await pages.overview_page(request, actor, error=detail, status=status)
         return await pages.habits_page(request, actor, error=detail, status=status)
 
     result = await _attempt(go(), error)
     if isinstance(result, HTMLResponse):
         return result
-    return _back(f"/habits/{habit_id}" if back == "habit" else "/habits")
+    return _back({"habit": f"/habits/{habit_id}", "overview": "/overview"}.get(back, "/habits"))
 
 
 @router.post("/goals")

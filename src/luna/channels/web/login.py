@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from luna.channels.api.deps import get_services
+from luna.channels.api.deps import get_services, get_settings
 from luna.channels.web.render import render
 from luna.channels.web.session import SESSION_COOKIE, clear_session, safe_next, set_session
 from luna.errors import Unauthorized
@@ -26,14 +27,17 @@ def _form(request: Request, error: str | None, next_url: str, status: int) -> HT
 
 async def _login(request: Request, token: str, next_url: str) -> Response:
     svc = get_services(request)
+    token = token.strip()
+    admin = get_settings(request).admin_token
+    if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
+        return _form(request, "The admin token manages the server; log in with a member's link "
+                     "(`luna token create --member ID`).", next_url, 403)
     try:
-        actor = await svc.members.authenticate(token.strip())
+        actor = await svc.members.authenticate(token)
     except Unauthorized:
         return _form(request, "That login link or token is not valid (or was revoked).",
                      next_url, 401)
-    if actor.member_id is None:
-        return _form(request, "The admin token manages the server; log in with a member's link "
-                     "(`luna token create --member ID`).", next_url, 403)
+    assert actor.member_id is not None
     # A token of its own per browser: logging out here revokes this session and nothing else.
     session = await svc.members.create_token(actor, actor.member_id, "web session")
     response = RedirectResponse(safe_next(next_url), status_code=303, headers=_NO_REFERRER)

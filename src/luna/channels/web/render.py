@@ -47,7 +47,15 @@ def _pct(value: float) -> str:
     return f"{round(value * 100):d}%"
 
 
-TEMPLATES.env.filters.update(when=_when, day=_day, money=_money, pct=_pct)
+CHANNEL_LABELS = {"sms": "Text messages", "voice": "Phone call", "web_chat": "Chat",
+                  "web_voice": "Browser voice call"}
+
+
+def _channel(value: str) -> str:
+    return CHANNEL_LABELS.get(value, value.replace("_", " "))
+
+
+TEMPLATES.env.filters.update(when=_when, day=_day, money=_money, pct=_pct, channel=_channel)
 
 
 def realtime_origin(base_url: str) -> str:

@@ -22,6 +22,7 @@ from luna.services.members import MemberOut
 SESSION_COOKIE = "luna_session"
 SESSION_DAYS = 30
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+SESSION_PATHS = frozenset({"/login", "/logout"})
 
 
 class LoginRequired(LunaError):
@@ -111,7 +112,9 @@ class OriginCheck:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         has_cookie = f"{SESSION_COOKIE}=" in headers.get("cookie", "")
-        if not has_cookie or "authorization" in headers or self._same_origin(headers):
+        # Logging someone in or out from another site is refused too (login CSRF).
+        guarded = has_cookie or scope["path"] in SESSION_PATHS
+        if not guarded or "authorization" in headers or self._same_origin(headers):
             await self.app(scope, receive, send)
             return
         response = Response(

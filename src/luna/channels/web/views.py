@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Literal
 
 from luna.domain.localday import combine_local, local_now
@@ -193,8 +193,8 @@ async def chore_board(svc: Services, actor: Actor, members: Sequence[MemberOut])
         if p.member_id in row_of:
             row_of[p.member_id].points = p.points
             row_of[p.member_id].completions = p.completions
-    for mid, r in row_of.items():
-        r.streak = day_streak(done_days.get(mid, ()), today)
+    for mid, board_row in row_of.items():
+        board_row.streak = day_streak(done_days.get(mid, ()), today)
     rows = list(row_of.values())
     if any(any(cell) for cell in unassigned.cells):
         rows.append(unassigned)

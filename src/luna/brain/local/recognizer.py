@@ -1,0 +1,325 @@
+"""Text + the household's lists → an `IntentMatch`. Pure: no I/O, no clock, deterministic.
+
+hassil ranks every parse (fewer wildcards first, then more literal text); each is checked here in
+that order, and the first that makes sense wins: a `{when}` must read as a time, a "needs_when"
+template must carry one, a fuzzy `{thing}` must resolve to a chore, task or habit the household
+has. Wildcard text is read back from the caller's original text (by span), so filler words hassil
+skips never go missing from a message body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hassil import Intents, RecognizeResult, recognize_ranked
+from rapidfuzz import fuzz, utils
+
+from luna.brain.local import recurrence, timephrase
+from luna.brain.local.lists import HouseholdLists
+
+GRAMMAR = Path(__file__).parent / "grammar" / "en.yaml"
+MAX_CHARS = 280
+MAX_PARSES = 40
+FUZZY_CUTOFF = 84.0
+FUZZY_MARGIN = 4.0
+
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:ok|okay|so|oh|um|uh|umm|well|hey|alright|right|hmm|ah|yo|hi|hello|and|also|"
+    r"btw|fyi|actually|quick one|quick question)\b[\s,.!:;-]*)+",
+    re.IGNORECASE,
+)
+_TRAILING_FILLER = re.compile(
+    r"(?:[\s,.!:;-]*\b(?:please|pls|plz|thanks|thank you|thx|ty|luna|asap please)\b)+[\s.!?]*$",
+    re.IGNORECASE,
+)
+_EDGE = " \t\n,.;:!?\"'“”"
+_METRIC_WORDS = re.compile(
+    r"(?i)\b(slept|sleep|mood|energy|feeling|feel|tired|exhausted|worked out|exercis\w*|workout\w*|"
+    r"i'm|im)\b"
+)
+_CLAUSE_BREAK = re.compile(r"(?i)\s*(?:[,;]|\.\s|\band\b|\balso\b|\bplus\b|\bbut\b)\s*")
+_DONE_SLOTS = {"chore_done": "chore", "task_done": "task", "habit_done": "habit",
+               "goal_done": "goal"}
+_NOT_INTERESTS = frozenset({
+    "it", "that", "this", "you", "them", "him", "her", "me", "the idea", "that idea", "this idea",
+    "your idea", "your ideas", "your answer", "that one", "this one", "those", "these",
+})
+
+
+WARM_UP = (
+    "hello", "remind me to warm up tomorrow at 9", "what did i miss", "I did 30 squats",
+    "I did thirty squats", "slept like a 5, energy 8", "worked out for 45 minutes", "mood 7",
+    "feeling like a seven", "I read two more books",
+    "I'm at 500 on my goal", "tell Sam dinner's at 7", "mark the dishes done",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IntentMatch:
+    intent: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    sentence: str = ""
+    """The template that matched, for debugging and tests."""
+
+
+@lru_cache(maxsize=4)
+def load_intents(path: str = str(GRAMMAR)) -> Intents:
+    return Intents.from_files([path])
+
+
+def clean(text: str) -> str:
+    """What hassil should see: one line, plain apostrophes, no greeting-filler or sign-off."""
+    value = " ".join(text.replace("’", "'").replace("‘", "'").split())
+    stripped = _LEADING_FILLER.sub("", value).strip()
+    if stripped and len(stripped.split()) >= 2:
+        value = stripped
+    tail = _TRAILING_FILLER.sub("", value).strip(" ,")
+    if len(tail.split()) >= 2:
+        value = tail
+    return value.rstrip(" .")
+
+
+class Recognizer:
+    def __init__(self, grammar: Path | str = GRAMMAR) -> None:
+        self.intents = load_intents(str(grammar))
+
+    def warm_up(self, lists: HouseholdLists) -> None:
+        """Parse every template and build the number tries now (hassil does both lazily)."""
+        for intent in self.intents.intents.values():
+            for data in intent.data:
+                _ = data.sentences
+        for text in WARM_UP:
+            self.recognize(text, lists, "Sam")
+
+    def recognize(
+        self, text: str, lists: HouseholdLists, speaker: str | None
+    ) -> IntentMatch | None:
+        value = clean(text or "")
+        if not value or len(value) > MAX_CHARS:
+            return None
+        match = self._best(value, lists, speaker)
+        if match is None and _METRIC_WORDS.search(value):
+            match = self._checkin_clauses(value, lists, speaker)
+        return match
+
+    def _best(self, text: str, lists: HouseholdLists, speaker: str | None) -> IntentMatch | None:
+        results = recognize_ranked(
+            text, self.intents, slot_lists=lists.slot_lists,
+            intent_context={"speaker": speaker} if speaker else None,
+        )
+        for result in results[:MAX_PARSES]:
+            match = _interpret(result, text, lists)
+            if match is not None:
+                return match
+        return None
+
+    def _checkin_clauses(
+        self, text: str, lists: HouseholdLists, speaker: str | None
+    ) -> IntentMatch | None:
+        """"slept like a 5, energy 8, mood's ok": each clause a check-in value, merged."""
+        clauses = [c for c in _CLAUSE_BREAK.split(text) if c and c.strip(_EDGE)]
+        if not 2 <= len(clauses) <= 5:
+            return None
+        slots: dict[str, Any] = {}
+        for clause in clauses:
+            part = self._best(clause.strip(_EDGE), lists, speaker)
+            if part is None or part.intent != "Metrics":
+                return None
+            for key, val in part.slots.items():
+                if key in slots and slots[key] != val:
+                    return None
+                slots[key] = val
+        return IntentMatch("Metrics", slots, "<clauses>")
+
+
+# --- making sense of one parse -----------------------------------------------------------------
+
+
+def _slots(result: RecognizeResult, text: str) -> dict[str, Any]:
+    slots: dict[str, Any] = {}
+    for e in result.entities_list:
+        value: Any = e.value
+        if e.is_wildcard:
+            span = getattr(e, "text_span", None)
+            raw = text[span[0]:span[1]] if span else str(e.text)
+            tail = text[span[1]:].strip() if span else ""
+            if tail and set(tail) <= set("!?."):
+                raw += tail  # hassil drops a final "?"; a message body needs it
+            value = _strip(raw)
+            if not value:
+                return {}
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        slots[_DONE_SLOTS.get(e.name, e.name)] = value
+    return slots
+
+
+_WILD_EDGE = " \t\n,;:\"'“”-–—"
+
+
+def _strip(raw: str) -> str:
+    """Wildcard text without its edge quotes and commas, or a trailing "please"; a final "?" or
+    "!" is kept (a message body needs it; titles drop it later)."""
+    value = raw.strip(_WILD_EDGE)
+    value = _TRAILING_FILLER.sub("", value).strip(_WILD_EDGE)
+    return value
+
+
+def _interpret(result: RecognizeResult, text: str, lists: HouseholdLists) -> IntentMatch | None:
+    slots = _slots(result, text)
+    if not slots and result.entities_list:
+        return None
+    meta = result.intent_metadata or {}
+    intent = result.intent.name
+    if "when" in slots:
+        said = str(slots["when"])
+        when = timephrase.parse(said)
+        if when is None and intent == "AddEvent":
+            # "thursday at 3 at Smile Dental": the place comes after the time.
+            split = timephrase.split_leading(said)
+            place = re.match(r"(?i)^(?:at|in|@)\s+(.+)$", split.rest)
+            if split.when is not None and place:
+                when, slots["location"] = split.when, place.group(1).strip(_EDGE)
+        if when is None:
+            return None
+        slots["when"] = when
+    if meta.get("needs_when") and not _has_when(slots):
+        return None
+    if meta.get("leading_when"):
+        split = timephrase.split_leading(str(slots.get("rest", "")))
+        if split.when is None or not re.match(r"(?i)^(to|that|about)\b", split.rest):
+            return None
+    if meta.get("needs_recurrence") and recurrence.extract(str(slots.get("rest", "")))[0] is None:
+        return None
+    fuzzy = slots.pop("fuzzy", None)
+    if fuzzy is not None:
+        resolved = _resolve_fuzzy(intent, str(fuzzy), slots, lists)
+        if resolved is None:
+            return None
+        intent, slots = resolved
+    if slots.pop("new_habit", None):
+        thing = str(slots.pop("thing", ""))
+        found = _fuzzy(thing, lists.aliases.get("habit", []))
+        slots["habit"] = found if isinstance(found, str) else thing
+    if not _sensible(intent, slots, meta):
+        return None
+    sentence = getattr(result.intent_sentence, "text", "") or ""
+    return IntentMatch(intent, slots, sentence)
+
+
+def _has_when(slots: dict[str, Any]) -> bool:
+    if isinstance(slots.get("when"), timephrase.When):
+        return True
+    for key in ("rest", "title"):
+        if key in slots and timephrase.split_any(str(slots[key])).when is not None:
+            return True
+    return False
+
+
+def _sensible(intent: str, slots: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """Checks no template can express: is the wildcard the kind of thing the intent wants?"""
+    if intent == "UpdateProfile" and slots.get("field") in ("timezone", "communication_style"):
+        return True
+    if intent == "UpdateProfile":
+        value = str(slots.get("interest") or slots.get("name") or "").lower()
+        if not value or value in _NOT_INTERESTS:
+            return False
+        if slots.get("field") == "name":
+            letters = value.replace(" ", "").replace("-", "")
+            return 1 <= len(value.split()) <= 3 and letters.isalpha()
+        return len(value.split()) <= 8
+    if intent == "CreateGoal":
+        goal = str(slots.get("goal_text", ""))
+        has_number = bool(re.search(r"\d", goal))
+        has_horizon = bool(re.search(
+            r"\b(this|next|by|before|per|a|each|every)\s+(year|month|week|quarter|day|summer|"
+            r"spring|fall|winter|christmas|june|july|august|september|october|november|december|"
+            r"january|february|march|april|may)\b|\bby (the )?end of\b|\bin 20\d\d\b|\bby\b", goal,
+            re.IGNORECASE))
+        return has_number or has_horizon or bool(meta.get("explicit"))
+    if intent == "AddEvent" and "member" in slots and "title" in slots:
+        return _has_when(slots)
+    if intent == "SendMessage":
+        return len(str(slots.get("body", ""))) >= 2
+    return True
+
+
+# --- fuzzy names -------------------------------------------------------------------------------
+
+
+class _Ambiguous:
+    def __init__(self, options: list[str]) -> None:
+        self.options = options
+
+
+_ARTICLES = re.compile(r"\b(the|a|an|my|our|his|her|their|your|some)\b")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_ARTICLES.sub(" ", utils.default_process(text)).split())
+
+
+def _fuzzy(query: str, pairs: Iterable[tuple[str, str]]) -> str | _Ambiguous | None:
+    """The canonical name whose alias best matches `query`; ambiguous when two are close.
+
+    Articles are dropped first ("take out trash" is "take out the trash"), and scoring is on the
+    whole phrase, so a shared "the" never makes "the dishes" look like "the trash".
+    """
+    q = _norm(query)
+    if not q:
+        return None
+    best: dict[str, float] = {}
+    for alias, canonical in pairs:
+        a = _norm(alias)
+        if not a:
+            continue
+        score = 100.0 if a == q else max(float(fuzz.ratio(q, a)),
+                                         float(fuzz.token_sort_ratio(q, a)))
+        if score > best.get(canonical, 0.0):
+            best[canonical] = score
+    ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not ranked or ranked[0][1] < FUZZY_CUTOFF:
+        return None
+    if ranked[0][1] == 100.0:
+        return ranked[0][0]
+    close = [name for name, score in ranked if ranked[0][1] - score < FUZZY_MARGIN]
+    if len(close) > 1:
+        return _Ambiguous(close)
+    return ranked[0][0]
+
+
+_KIND_INTENT = {"chore": "CompleteChore", "task": "CompleteTask", "habit": "LogHabit"}
+
+
+def _resolve_fuzzy(
+    intent: str, kind: str, slots: dict[str, Any], lists: HouseholdLists
+) -> tuple[str, dict[str, Any]] | None:
+    thing = str(slots.pop("thing", ""))
+    if not thing:
+        return None
+    if kind in ("chore", "named_chore"):
+        found = _fuzzy(thing, lists.aliases.get("chore", []))
+        if isinstance(found, str):
+            return intent, {**slots, "chore": found}
+        # "mark the x chore done" says what it is: let the tool say it doesn't know it.
+        return (intent, {**slots, "chore": thing}) if kind == "named_chore" else None
+    kinds = ("task", "chore") if kind == "any_reschedule" else ("chore", "task", "habit")
+    hits: list[tuple[str, str]] = []
+    for k in kinds:
+        found = _fuzzy(thing, lists.aliases.get(k, []))
+        if isinstance(found, str):
+            hits.append((k, found))
+        elif isinstance(found, _Ambiguous):
+            hits.append((k, thing))  # the tool lists the candidates back
+    if len(hits) != 1:
+        return None
+    k, name = hits[0]
+    if kind == "any_reschedule":
+        target = "RescheduleTask" if k == "task" else "RescheduleChore"
+        return target, {**slots, k: name}
+    return _KIND_INTENT[k], {**slots, k: name}

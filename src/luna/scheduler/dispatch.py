@@ -1,0 +1,116 @@
+"""Handing claimed nudges to the SMS and call ports, and recording what became of each.
+
+The key was claimed before any of this runs, so a crash here loses a nudge rather than sending
+it twice; a nudge left "pending" was claimed and never confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import structlog
+
+from luna.errors import LunaError
+from luna.scheduler.content import LLM_USAGE_KIND, Content, Outreach
+from luna.scheduler.store import Claimed, ScheduleStore
+from luna.services.access import ADMIN
+from luna.services.container import Services
+
+log = structlog.get_logger(__name__)
+
+DELIVERED = {"sent": "sent", "outbox": "sent", "suppressed": "suppressed", "no_phone": "failed"}
+"""OutboundSms delivery states → nudge status (the outbox counts as sent: it is the provider
+when none is configured)."""
+
+
+class SmsPort(Protocol):
+    async def send_to_member(self, member_id: int, body: str, kind: str) -> Any:
+        """Send a proactive SMS; the result has a `.status` (sent|outbox|suppressed|no_phone)."""
+        ...
+
+
+class CallPort(Protocol):
+    async def call_member(self, member_id: int, purpose: str = "checkin") -> str:
+        """Place a call for `purpose`; the call's SID. Unanswered calls fall back to SMS."""
+        ...
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        services: Services,
+        store: ScheduleStore,
+        content: Content,
+        sms: SmsPort,
+        calls: CallPort | None,
+        *,
+        concurrency: int = 8,
+    ) -> None:
+        self.services = services
+        self.store = store
+        self.content = content
+        self.sms = sms
+        self.calls = calls
+        self.concurrency = concurrency
+
+    async def send_all(self, claimed: Sequence[Claimed]) -> Counter[str]:
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(c: Claimed) -> str:
+            async with gate:
+                return await self.send(c)
+
+        return Counter(await asyncio.gather(*(one(c) for c in claimed)))
+
+    async def send(self, c: Claimed) -> str:
+        """Render and send one nudge; its final status."""
+        try:
+            member = await self.services.members.get(ADMIN, c.member_id)
+            out = await self.content.render(c, member)
+            if isinstance(out, str):
+                return await self._finish(c, "skipped", {"reason": out})
+            if member.sms_opt_out:
+                return await self._finish(c, "suppressed", {"reason": "sms opt-out"})
+            if c.channel == "call" and out.purpose:
+                placed = await self._call(c, out)
+                if placed is not None:
+                    return placed
+            delivery = await self.sms.send_to_member(out.to_member_id, out.text, c.kind)
+            status = DELIVERED.get(str(delivery.status), "failed")
+            detail: dict[str, Any] = {"delivery": str(delivery.status),
+                                      "written_by": out.written_by,
+                                      "interaction_id": getattr(delivery, "interaction_id", None)}
+            if out.to_member_id != c.member_id:
+                detail["to_member_id"] = out.to_member_id
+            if c.channel == "call":
+                detail["fallback"] = "sms"
+            if out.cost_usd:
+                await self.store.record_usage(
+                    c.household_id, c.member_id, LLM_USAGE_KIND, 1, "briefings", out.cost_usd,
+                    self.services.clock.now(),
+                )
+            return await self._finish(c, status, detail)
+        except Exception as exc:
+            # One member's broken data must not stop everyone else's nudges.
+            log.exception("nudge_send_failed", key=c.key)
+            return await self._finish(c, "failed", {"error": type(exc).__name__})
+
+    async def _call(self, c: Claimed, out: Outreach) -> str | None:
+        """The call's status, or None when it could not be placed and a text goes instead."""
+        if self.calls is None:
+            return None
+        assert out.purpose is not None
+        try:
+            sid = await self.calls.call_member(out.to_member_id, out.purpose)
+        except LunaError as exc:
+            log.warning("nudge_call_failed", key=c.key, error=exc.code)
+            return None
+        return await self._finish(c, "sent", {"call_sid": sid, "purpose": out.purpose})
+
+    async def _finish(self, c: Claimed, status: str, detail: dict[str, Any]) -> str:
+        await self.store.finish(c.id, status, self.services.clock.now(), detail)
+        log.info("nudge", key=c.key, status=status, channel=c.channel)
+        return status
