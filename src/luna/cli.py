@@ -238,6 +238,27 @@ async def _find_member(rt: Runtime, name_or_id: str) -> MemberOut:
 
 
 @app.command()
+def call(
+    member: Annotated[str, typer.Argument(help="The member's id or name")],
+    purpose: Annotated[str, typer.Option(help="checkin, evening_reflection, morning_briefing, "
+                                               "reminder")] = "checkin",
+) -> None:
+    """Phone a member now: Twilio rings them and connects the call to Luna's voice stream."""
+    from luna.voice.calls import CallControl, OutboundCalls
+
+    async def go(rt: Runtime) -> str:
+        who = await _find_member(rt, member)
+        control = CallControl(rt.settings)
+        try:
+            return await OutboundCalls(rt.settings, rt.services, control).call_member(
+                who.id, purpose)
+        finally:
+            await control.aclose()
+
+    console.print(f"calling: {_run(go)}")
+
+
+@app.command()
 def sms(
     text: Annotated[str, typer.Argument(help="What the member texts")],
     sender: Annotated[str, typer.Option("--from", help="The member's phone (E.164)")],

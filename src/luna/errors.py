@@ -2,11 +2,14 @@
 
     LunaError
     ├── InvalidInput      the caller's arguments are wrong (400 / 422)
+    │   └── Ambiguous     a name matched several things; ask which (409, with candidates)
     ├── Unauthorized      no or unknown credentials (401)
     ├── Forbidden         known caller, not allowed (403)
     ├── NotFound          no such thing in the caller's household (404)
     ├── Conflict          the thing exists or changed meanwhile (409)
-    └── Upstream          a provider (OpenAI, Twilio, CalDAV ...) failed (502)
+    ├── RateLimited       too many requests for now (429)
+    ├── Upstream          a provider (OpenAI, Twilio, CalDAV ...) failed (502)
+    └── Unavailable       a feature is not configured or reachable here (503)
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ class Conflict(LunaError):
 class Upstream(LunaError):
     code = "upstream_error"
     http_status = 502
+
+
+class RateLimited(LunaError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class Unavailable(LunaError):
+    code = "unavailable"
+    http_status = 503
 
 
 class Ambiguous(InvalidInput):

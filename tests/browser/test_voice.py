@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import typing
 from typing import Annotated
 
@@ -87,7 +88,8 @@ SPEECH_STUB = """
 window.__spoken = [];
 class StubRecognition {
   start() {
-    setTimeout(() => this.onresult({results: [[{transcript: "add a task to water the garden"}]]}), 50);
+    const heard = {results: [[{transcript: "add a task to water the garden"}]]};
+    setTimeout(() => this.onresult(heard), 50);
     setTimeout(() => this.onend && this.onend(), 80);
   }
   stop() {}
@@ -119,7 +121,10 @@ def test_without_a_server_key_the_button_talks_through_the_browsers_own_speech(
     log = page.locator("#chat-log")
     expect(log).to_contain_text("add a task to water the garden")
     expect(page.locator('.action-chip[data-tool="create_task"]')).to_contain_text("garden")
-    page.wait_for_function("window.__spoken.length > 0")
+    # wait_for_function would eval() a string, which the page's CSP rightly forbids.
+    deadline = time.monotonic() + 10
+    while not page.evaluate("window.__spoken.length") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert "garden" in page.evaluate("window.__spoken[0]").lower()
     expect(page.locator(f'ul.task-list[data-member="{live.adult_id}"]')).to_contain_text(
         "Water the garden", ignore_case=True)

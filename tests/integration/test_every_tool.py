@@ -36,11 +36,11 @@ GOOD: dict[str, dict[str, Any]] = {
     "suggest_chores": {},
     "add_event": {"title": "Swim lessons", "start": "monday at 5pm", "end": "monday at 6pm",
                   "members": ["Ava"]},
+    "undo_last_action": {},  # takes the event back: the last undoable write
     "get_schedule": {"start": "today", "end": "next tuesday"},
     "send_family_message": {"to": ["Ben"], "body": "Dinner's at 7"},
     "suggest_next_action": {},
     "get_daily_briefing": {},
-    "undo_last_action": {},
 }
 
 # Arguments that are wrong in a way the tool must explain: (arguments, expected error code).

@@ -252,7 +252,7 @@ async def test_a_critical_item_escalates_to_a_call_and_then_to_the_backup_member
     await services.tasks.create(people.actor(people.maya), title="Insulin", critical=True,
                                 due_at=datetime(2026, 3, 4, 17, tzinfo=UTC))
     await run(scheduler, clock, datetime(2026, 3, 4, 15, 30, tzinfo=UTC),
-              datetime(2026, 3, 4, 17, tzinfo=UTC))
+              datetime(2026, 3, 4, 17, tzinfo=UTC), step=timedelta(minutes=5))
     critical = [n for n in await nudges(services) if n.kind == "critical"]
     assert [(n.detail["step"], n.channel, n.sent_at) for n in critical] == [
         (1, "sms", datetime(2026, 3, 4, 16, tzinfo=UTC)),

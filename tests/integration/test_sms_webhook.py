@@ -113,30 +113,7 @@ class CountingBrain:
         return result
 
 
-class _StandInLocal:  # TEMPORARY until luna.brain.local.engine lands
-    async def handle(self, ctx: Any, registry: Any, text: str) -> Any:
-        from dataclasses import dataclass
-
-        from luna.brain.types import Action
-
-        @dataclass(frozen=True)
-        class Out:
-            reply: str
-            actions: list[Action]
-            intent: str
-
-        if not text.startswith("remind me to "):
-            return None
-        title = text.removeprefix("remind me to ")
-        res = await registry.invoke("create_task", ctx, {"title": title})
-        return Out(f"Added {title}.", [Action("create_task", {"title": title}, res.ok,
-                                             res.data)], "AddTask")
-
-
 def counted(app: FastAPI, **kwargs: Any) -> CountingBrain:
-    import importlib.util
-    if importlib.util.find_spec("luna.brain.local.engine") is None:
-        app.state.brain._local = _StandInLocal()
     brain = CountingBrain(app.state.brain, **kwargs)
     app.state.brain = brain
     return brain
@@ -386,7 +363,7 @@ async def test_a_slow_turn_answers_empty_twiml_at_once_and_the_reply_follows_via
         sid = new_sid()
         started = time.perf_counter()
         r = await text(c, "remind me to renew the passport", sid)
-        assert time.perf_counter() - started < 0.8
+        assert time.perf_counter() - started < 1.0
         assert message_of(r) is None
         await app.state.tasks.drain()
         # A retry now must not repeat what already went out through the port.
@@ -626,7 +603,7 @@ async def test_luna_sms_posts_a_signed_text_to_a_running_luna_and_prints_the_rep
         ok = await asyncio.to_thread(
             runner.invoke, cli.app, ["sms", "--from", ADULT, "remind me to feed the cat"])
         assert ok.exit_code == 0, ok.output
-        assert "Luna" in ok.output and "feed the cat" in ok.output
+        assert "Luna" in ok.output and "feed the cat" in ok.output.lower()
         stranger = await asyncio.to_thread(
             runner.invoke, cli.app, ["sms", "--from", STRANGER, "hello"])
         assert "don't know this number" in stranger.output
@@ -644,3 +621,19 @@ async def test_luna_sms_posts_a_signed_text_to_a_running_luna_and_prints_the_rep
 async def client_tasks(services: Services, family: Family) -> list[str]:
     actor = await services.members.authenticate(family.adult_token)
     return [t.title.lower() for t in await services.tasks.list(actor)]
+
+
+async def test_a_late_reply_is_not_sent_to_a_member_who_texted_stop_meanwhile(
+    services: Services, family: Family
+) -> None:
+    async with running(services, sms_settings(sms_reply_budget_s=0.1)) as (app, c):
+        brain = counted(app, delay_s=0.5)
+        sid = new_sid()
+        assert message_of(await text(c, "remind me to call grandma", sid)) is None
+        assert message_of(await text(c, "STOP")) == keywords.OPTED_OUT
+        await app.state.tasks.drain()
+        outbox = (await c.get("/api/messages", params={"kind": "sms"},
+                              headers=family.headers())).json()
+    assert len(brain.inputs) == 1 and outbox == []
+    stored = await SmsInbox(services.db, services.clock).get(sid)
+    assert stored is not None and stored.reply_via is None and stored.status == "replied"

@@ -436,9 +436,10 @@ def test_property_adding_a_met_day_never_lowers_longest(
     rule: HabitRule, entries: list[DayEntry], pauses: list[Pause], offset: int
 ) -> None:
     if rule.target_kind is TargetKind.AT_MOST and rule.target is not None:
-        # Meeting an "at most" day means logging less, not more.
-        extra = [e for e in entries if not (e.day == day(offset) and not e.skipped)]
-        before, after = entries, extra
+        # Meeting an "at most" day means logging less, not more: the day's logs become one
+        # explicit zero (an empty today would be "not over yet", which is not a met day).
+        kept = [e for e in entries if not (e.day == day(offset) and not e.skipped)]
+        before, after = entries, [*kept, DayEntry(day(offset), 0.0)]
     else:
         before, after = entries, [*entries, DayEntry(day(offset), rule.target or 1.0)]
     assert (

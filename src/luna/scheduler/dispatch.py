@@ -15,7 +15,7 @@ import structlog
 
 from luna.errors import LunaError
 from luna.scheduler.content import LLM_USAGE_KIND, Content, Outreach
-from luna.scheduler.store import Claimed, ScheduleStore
+from luna.scheduler.store import Claimed, Outcome, ScheduleStore
 from luna.services.access import ADMIN
 from luna.services.container import Services
 
@@ -57,16 +57,20 @@ class Dispatcher:
         self.concurrency = concurrency
 
     async def send_all(self, claimed: Sequence[Claimed]) -> Counter[str]:
+        """Send a batch; what became of each is recorded once the batch is through (a crash
+        before that leaves them "pending": claimed, so never sent again either way)."""
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def one(c: Claimed) -> str:
+        async def one(c: Claimed) -> Outcome:
             async with gate:
                 return await self.send(c)
 
-        return Counter(await asyncio.gather(*(one(c) for c in claimed)))
+        outcomes = await asyncio.gather(*(one(c) for c in claimed))
+        await self.store.finish(outcomes)
+        return Counter(o.status for o in outcomes)
 
-    async def send(self, c: Claimed) -> str:
-        """Render and send one nudge; its final status."""
+    async def send(self, c: Claimed) -> Outcome:
+        """Render and send one nudge; what became of it."""
         try:
             member = await self.services.members.get(ADMIN, c.member_id)
             out = await self.content.render(c, member)
@@ -98,7 +102,7 @@ class Dispatcher:
             log.exception("nudge_send_failed", key=c.key)
             return await self._finish(c, "failed", {"error": type(exc).__name__})
 
-    async def _call(self, c: Claimed, out: Outreach) -> str | None:
+    async def _call(self, c: Claimed, out: Outreach) -> Outcome | None:
         """The call's status, or None when it could not be placed and a text goes instead."""
         if self.calls is None:
             return None
@@ -110,7 +114,6 @@ class Dispatcher:
             return None
         return await self._finish(c, "sent", {"call_sid": sid, "purpose": out.purpose})
 
-    async def _finish(self, c: Claimed, status: str, detail: dict[str, Any]) -> str:
-        await self.store.finish(c.id, status, self.services.clock.now(), detail)
+    async def _finish(self, c: Claimed, status: str, detail: dict[str, Any]) -> Outcome:
         log.info("nudge", key=c.key, status=status, channel=c.channel)
-        return status
+        return Outcome(c.id, status, self.services.clock.now(), {**c.detail, **detail})

@@ -271,6 +271,8 @@ def _after_quiet(m: MemberState, at: datetime) -> datetime:
 def _digest_candidate(m: MemberState, day: date, rules: Rules) -> _Candidate | None:
     """At most one grouped overdue nudge a day: soon after something goes overdue, else at the
     daily digest time for what has been overdue since before the day began."""
+    if not m.tasks and not m.chores:
+        return None
     start = combine_local(day, time(0), m.tz)
     end = combine_local(day + timedelta(days=1), time(0), m.tz)
     pending = [(at, ref) for at, ref in _overdue_since(m, rules) if at < end]

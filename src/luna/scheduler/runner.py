@@ -105,22 +105,24 @@ class Scheduler:
         return self.services.clock
 
     async def tick(
-        self, now: datetime | None = None, *, max_batches: int | None = None
+        self, now: datetime | None = None, *, batch_size: int | None = None,
+        max_batches: int | None = None,
     ) -> TickStats:
         """Plan and send everything due at `now`, batch by batch, until nothing due is left
         (or what is left is locked by another worker)."""
         now = now or self.clock.now()
+        size = batch_size or self.batch_size
         total = TickStats()
         batches = 0
         while max_batches is None or batches < max_batches:
             started = time.perf_counter()
-            result = await self.store.plan_batch(now, self.batch_size)
+            result = await self.store.plan_batch(now, size)
             planned = time.perf_counter()
             outcomes = await self.dispatcher.send_all(result.claimed)
             total.add(TickStats(result.members, result.decided, len(result.claimed), outcomes,
                                 planned - started, time.perf_counter() - planned))
             batches += 1
-            if result.members < self.batch_size:
+            if result.members < size:
                 break
         if total.members:
             log.info("scheduler_tick", at=now.isoformat(), members=total.members,

@@ -9,14 +9,15 @@ INSERT ... ON CONFLICT DO NOTHING: whatever did not insert was someone else's, a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import Table, bindparam, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,8 +36,16 @@ from luna.db.models import (
 )
 from luna.db.schedule_tracking import STALE
 from luna.db.types import UTCDateTime
-from luna.domain.habits import DayEntry, is_due
-from luna.domain.localday import combine_local, local_date, parse_hhmm, zone
+from luna.domain.habits import (
+    WEEKDAY_NAMES,
+    DayEntry,
+    FrequencyKind,
+    HabitRule,
+    Pause,
+    TargetKind,
+    is_due,
+)
+from luna.domain.localday import DEFAULT_DAY_START, combine_local, local_date, parse_hhmm, zone
 from luna.scheduler.due import (
     STATUS,
     Channel,
@@ -51,7 +60,6 @@ from luna.scheduler.due import (
     TaskSlot,
     plan,
 )
-from luna.services.habits import _pauses, _rule, day_start_of
 from luna.services.members import Preferences
 from luna.services.tasks import OPEN_STATUSES
 
@@ -76,6 +84,8 @@ class Claimed:
     ref: int | None
     step: int
     items: tuple[tuple[str, int], ...]
+    detail: dict[str, Any] = field(default_factory=dict)
+    """What was recorded with the claim; the final status adds to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +96,17 @@ class BatchResult:
     """Nudges decided in this batch, including the ones skipped or suppressed on the spot."""
 
 
-def _time(value: Any, default: dt.time | None) -> dt.time | None:
+@functools.lru_cache(maxsize=4096)
+def _hhmm(value: str) -> dt.time | None:
     try:
-        return parse_hhmm(value) if isinstance(value, str) else default
+        return parse_hhmm(value)
     except ValueError:
-        return default
+        return None
+
+
+def _time(value: Any, default: dt.time | None) -> dt.time | None:
+    parsed = _hhmm(value) if isinstance(value, str) else None
+    return default if parsed is None else parsed
 
 
 def _preferences(raw: dict[str, Any] | None) -> Preferences:
@@ -100,14 +116,43 @@ def _preferences(raw: dict[str, Any] | None) -> Preferences:
         return Preferences()
 
 
-def _chore_overdue_at(c: Chore, tz: str) -> dt.datetime | None:
+def _chore_overdue_at(
+    next_due: dt.date | None, due_time: str | None, tz: str
+) -> dt.datetime | None:
     """When the chore becomes overdue on the household's clock (cf. recurrence.is_overdue)."""
-    if c.next_due is None:
+    if next_due is None:
         return None
-    at = _time(c.due_time, None)
+    at = _time(due_time, None)
     if at is None:
-        return combine_local(c.next_due + dt.timedelta(days=1), dt.time(0), tz)
-    return combine_local(c.next_due, at, tz)
+        return combine_local(next_due + dt.timedelta(days=1), dt.time(0), tz)
+    return combine_local(next_due, at, tz)
+
+
+_SCHEDULES: Table = MemberSchedule.__table__  # type: ignore[assignment]
+# Core executemany: the ORM's bulk update costs more than the planning it records.
+_RESCHEDULE = (
+    update(_SCHEDULES)
+    .where(_SCHEDULES.c.member_id == bindparam("m"))
+    .values(next_fire_at=bindparam("next_fire_at"), planned_through=bindparam("planned_through"),
+            timezone=bindparam("timezone"))
+)
+
+
+_NUDGES: Table = Nudge.__table__  # type: ignore[assignment]
+_FINISH = (
+    update(_NUDGES)
+    .where(_NUDGES.c.id == bindparam("n"))
+    .values(status=bindparam("status"), sent_at=bindparam("sent_at"),
+            detail=bindparam("detail"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    nudge_id: int
+    status: str
+    at: dt.datetime
+    detail: dict[str, Any]
 
 
 class ScheduleStore:
@@ -151,35 +196,37 @@ class ScheduleStore:
         """Plan up to `limit` due members and claim their nudges, in one transaction."""
         async with self.db.transaction() as s:
             q = (
-                select(MemberSchedule)
+                select(MemberSchedule.member_id, MemberSchedule.planned_through,
+                       MemberSchedule.timezone)
                 .where(MemberSchedule.next_fire_at <= now)
                 .order_by(MemberSchedule.next_fire_at)
                 .limit(limit)
             )
             if self._pg:
                 q = q.with_for_update(skip_locked=True)
-            rows = list(await s.scalars(q))
+            rows = (await s.execute(q)).all()
             if not rows:
                 return BatchResult(0, [], 0)
             states = await load_states(s, [r.member_id for r in rows], now, self.rules)
             decided: list[tuple[int, Due]] = []
-            for row in rows:
-                found = states.get(row.member_id)
+            changes: list[dict[str, Any]] = []
+            for member_id, since, previous_tz in rows:
+                found = states.get(member_id)
                 if found is None:
-                    row.next_fire_at = None  # the member is gone; the row goes with them
-                    continue
+                    continue  # the member is gone; the row went with them
                 household_id, state = found
                 try:
-                    p = plan(state, now, since=row.planned_through, previous_tz=row.timezone,
-                             rules=self.rules)
+                    p = plan(state, now, since=since, previous_tz=previous_tz, rules=self.rules)
                 except ValueError:
-                    log.exception("schedule_plan_failed", member_id=row.member_id)
-                    row.next_fire_at = now + RETRY
+                    log.exception("schedule_plan_failed", member_id=member_id)
+                    changes.append({"m": member_id, "next_fire_at": now + RETRY,
+                                    "planned_through": since, "timezone": previous_tz})
                     continue
                 decided.extend((household_id, d) for d in p.nudges)
-                row.next_fire_at = p.next_at
-                row.planned_through = now
-                row.timezone = state.tz
+                changes.append({"m": member_id, "next_fire_at": p.next_at,
+                                "planned_through": now, "timezone": state.tz})
+            if changes:
+                await s.execute(_RESCHEDULE, changes)
             claimed = await self._claim(s, decided, now)
             return BatchResult(len(rows), claimed, len(decided))
 
@@ -211,19 +258,19 @@ class ScheduleStore:
                 log.info("nudge_not_sent", key=d.key, action=d.action, reason=d.reason)
                 continue
             out.append(Claimed(nid, d.key, hid, _member_of(d.key), d.kind, d.channel, d.due_at,
-                               d.local_date, d.ref, d.step, d.items))
+                               d.local_date, d.ref, d.step, d.items, _detail(d)))
         return out
 
-    async def finish(
-        self, nudge_id: int, status: str, sent_at: dt.datetime, detail: dict[str, Any]
-    ) -> None:
+    async def finish(self, outcomes: Sequence[Outcome]) -> None:
+        """Record what became of a batch of sends, in one statement."""
+        if not outcomes:
+            return
         async with self.db.transaction() as s:
-            n = await s.get(Nudge, nudge_id)
-            if n is None:
-                return
-            n.status = status
-            n.sent_at = sent_at if status == "sent" else None
-            n.detail = {**(n.detail or {}), **detail}
+            await s.execute(_FINISH, [
+                {"n": o.nudge_id, "status": o.status, "detail": o.detail,
+                 "sent_at": o.at if o.status == "sent" else None}
+                for o in outcomes
+            ])
 
     async def backup_for(self, member_id: int) -> int | None:
         """Who hears about the member's unanswered critical item: the household's choice
@@ -294,14 +341,21 @@ def _detail(d: Due) -> dict[str, Any]:
 async def load_states(
     s: AsyncSession, member_ids: Sequence[int], now: dt.datetime, rules: Rules
 ) -> dict[int, tuple[int, MemberState]]:
-    """Everything the planner needs for these members, in a few queries for the whole batch."""
+    """Everything the planner needs for these members, in a few queries for the whole batch
+    (plain column rows: a batch of full ORM objects would cost more than the planning)."""
     ids = list(member_ids)
     members = (await s.execute(
-        select(Member, Household.timezone)
+        select(Member.id, Member.household_id, Member.timezone, Member.preferences,
+               Member.sms_opt_out, Member.phone, Household.timezone)
         .join(Household, Household.id == Member.household_id)
         .where(Member.id.in_(ids))
     )).all()
-    habits = await _habits(s, ids, now, {m.id: (m.timezone or htz, m) for m, htz in members})
+    owners: dict[int, tuple[str, Preferences]] = {}
+    household_tz: dict[int, str] = {}
+    for mid, hid, mtz, raw, _out, _phone, htz in members:
+        owners[mid] = (_zone_or(mtz, htz), _preferences(raw))
+        household_tz[hid] = htz
+    habits = await _habits(s, ids, now, owners)
     tasks: dict[int, list[TaskSlot]] = defaultdict(list)
     task_rows = await s.execute(
         select(Task.id, Task.member_id, Task.title, Task.due_at, Task.created_at, Task.critical)
@@ -310,15 +364,15 @@ async def load_states(
     for tid, owner, title, due_at, created_at, is_critical in task_rows:
         if due_at is not None:
             tasks[owner].append(TaskSlot(tid, title, due_at, created_at, bool(is_critical)))
-    household_tz = {m.household_id: htz for m, htz in members}
     chores: dict[int, list[ChoreSlot]] = defaultdict(list)
-    for c in await s.scalars(
-        select(Chore).where(Chore.assignee_id.in_(ids), Chore.active.is_(True),
-                            Chore.next_due.is_not(None))
+    for cid, hid, assignee, title, next_due, due_time in await s.execute(
+        select(Chore.id, Chore.household_id, Chore.assignee_id, Chore.title, Chore.next_due,
+               Chore.due_time)
+        .where(Chore.assignee_id.in_(ids), Chore.active.is_(True), Chore.next_due.is_not(None))
     ):
-        at = _chore_overdue_at(c, household_tz.get(c.household_id, "UTC"))
-        if at is not None and c.assignee_id is not None:
-            chores[c.assignee_id].append(ChoreSlot(c.id, c.title, at))
+        at = _chore_overdue_at(next_due, due_time, household_tz.get(hid, "UTC"))
+        if at is not None and assignee is not None:
+            chores[assignee].append(ChoreSlot(cid, title, at))
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     since = now - rules.lookback - dt.timedelta(days=2)
     for owner, key, status, created_at, sent_at in await s.execute(
@@ -338,40 +392,48 @@ async def load_states(
             if mid is not None and last is not None:
                 inbound[mid] = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
     out: dict[int, tuple[int, MemberState]] = {}
-    for m, htz in members:
-        prefs = _preferences(m.preferences)
-        tz = m.timezone or htz
-        try:
-            zone(tz)
-        except ValueError:
-            log.warning("schedule_bad_timezone", member_id=m.id, tz=tz)
-            tz = htz
-        out[m.id] = (m.household_id, MemberState(
-            member_id=m.id, tz=tz,
+    for mid, hid, _mtz, _raw, opted_out, phone, _htz in members:
+        tz, prefs = owners[mid]
+        out[mid] = (hid, MemberState(
+            member_id=mid, tz=tz,
             morning=_time(prefs.morning_checkin, None),
             evening=_time(prefs.evening_checkin, None),
             prefer_voice=prefs.prefer_voice,
-            quiet=Quiet(_time(prefs.quiet_hours.start, dt.time(21, 30)) or dt.time(21, 30),
-                        _time(prefs.quiet_hours.end, dt.time(7)) or dt.time(7)),
-            opted_out=m.sms_opt_out,
-            has_phone=bool(m.phone),
-            day_start=day_start_of(m),
-            habits=tuple(habits.get(m.id, ())),
-            tasks=tuple(tasks.get(m.id, ())),
-            chores=tuple(chores.get(m.id, ())),
-            sent=sent.get(m.id, {}),
-            last_inbound_at=inbound.get(m.id),
+            quiet=Quiet(_time(prefs.quiet_hours.start, None) or dt.time(21, 30),
+                        _time(prefs.quiet_hours.end, None) or dt.time(7)),
+            opted_out=bool(opted_out),
+            has_phone=bool(phone),
+            day_start=_time(prefs.day_start, None) or DEFAULT_DAY_START,
+            habits=tuple(habits.get(mid, ())),
+            tasks=tuple(tasks.get(mid, ())),
+            chores=tuple(chores.get(mid, ())),
+            sent=sent.get(mid, {}),
+            last_inbound_at=inbound.get(mid),
         ))
     return out
 
 
+def _zone_or(tz: str | None, fallback: str) -> str:
+    if tz:
+        try:
+            zone(tz)
+        except ValueError:
+            log.warning("schedule_bad_timezone", tz=tz)
+        else:
+            return tz
+    return fallback
+
+
 async def _habits(
-    s: AsyncSession, ids: list[int], now: dt.datetime, owners: dict[int, tuple[str, Member]]
+    s: AsyncSession, ids: list[int], now: dt.datetime, owners: dict[int, tuple[str, Preferences]]
 ) -> dict[int, list[HabitSlot]]:
-    rows = list(await s.scalars(
-        select(Habit).where(Habit.member_id.in_(ids), Habit.active.is_(True),
-                            Habit.reminder_time.is_not(None))
-    ))
+    rows = (await s.execute(
+        select(Habit.id, Habit.member_id, Habit.name, Habit.reminder_time, Habit.created_at,
+               Habit.frequency, Habit.times_per_week, Habit.weekdays, Habit.target,
+               Habit.target_kind, Habit.pauses)
+        .where(Habit.member_id.in_(ids), Habit.active.is_(True),
+               Habit.reminder_time.is_not(None))
+    )).all()
     if not rows:
         return {}
     oldest = now.date() - dt.timedelta(days=12)
@@ -388,12 +450,14 @@ async def _habits(
         owner = owners.get(h.member_id)
         if reminder is None or owner is None:
             continue
-        tz, member = owner
+        tz, prefs = owner
         try:
-            today = local_date(now, tz, day_start_of(member))
+            today = local_date(now, tz, _time(prefs.day_start, None) or DEFAULT_DAY_START)
+            rule, pauses = habit_rule(h), habit_pauses(h.pauses)
         except ValueError:
+            log.warning("schedule_bad_habit", habit_id=h.id)
             continue
-        rule, pauses, logs = _rule(h), _pauses(h), entries.get(h.id, [])
+        logs = entries.get(h.id, [])
         days = [today + dt.timedelta(days=i) for i in range(-3, 3)]
         # "Due" ignores the day's own log, so a logged day shows as suppressed, not as absent.
         due = frozenset(d for d in days if is_due(rule, d, [e for e in logs if e.day != d],
@@ -401,3 +465,22 @@ async def _habits(
         logged = frozenset(e.day for e in logs if e.day in days)
         out[h.member_id].append(HabitSlot(h.id, h.name, reminder, h.created_at, due, logged))
     return out
+
+
+def habit_rule(h: Any) -> HabitRule:
+    """The domain rule of a habit row (cf. services.habits._rule, which takes the ORM row)."""
+    return HabitRule(
+        kind=FrequencyKind(h.frequency),
+        times_per_week=h.times_per_week,
+        weekdays=frozenset(WEEKDAY_NAMES.index(d) for d in h.weekdays or []),
+        target=h.target,
+        target_kind=TargetKind(h.target_kind),
+    )
+
+
+def habit_pauses(raw: list[Any] | None) -> list[Pause]:
+    return [
+        Pause(dt.date.fromisoformat(p["start"]),
+              dt.date.fromisoformat(p["end"]) if p.get("end") else None)
+        for p in raw or []
+    ]

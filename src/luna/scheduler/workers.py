@@ -32,6 +32,7 @@ QUEUE = "luna-scheduler"
 TICK = "luna.scheduler.tick"
 PLAN = "luna.scheduler.plan"
 MAX_FANOUT = 16
+FANOUT_BATCH = 50
 SCHEMA_LOCK = 7_420_001
 """pg_advisory_lock key: workers starting together apply procrastinate's schema only once."""
 
@@ -101,16 +102,20 @@ def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procr
         assert runtime is not None, "a deferring-only app cannot run jobs"
         now = runtime.now_for(timestamp)
         due = await runtime.scheduler.store.due_count(now)
-        helpers = min(MAX_FANOUT, math.ceil(due / runtime.scheduler.batch_size)) - 1
+        # Spread a busy minute over the workers: each helper takes small batches, so that
+        # whichever workers pick the jobs up share the members between them (SKIP LOCKED).
+        batch = min(runtime.scheduler.batch_size, FANOUT_BATCH)
+        helpers = min(MAX_FANOUT, math.ceil(due / batch)) - 1
         for _ in range(max(0, helpers)):
             await plan.defer_async(timestamp=timestamp)
-        stats = await runtime.scheduler.tick(now)
+        stats = await runtime.scheduler.tick(now, batch_size=batch)
         return {"due": due, "members": stats.members, "sent": stats.outcomes.get("sent", 0)}
 
     @app.task(name=PLAN, queue=QUEUE)
     async def plan(timestamp: int) -> dict[str, Any]:
         assert runtime is not None, "a deferring-only app cannot run jobs"
-        stats = await runtime.scheduler.tick(runtime.now_for(timestamp))
+        batch = min(runtime.scheduler.batch_size, FANOUT_BATCH)
+        stats = await runtime.scheduler.tick(runtime.now_for(timestamp), batch_size=batch)
         return {"members": stats.members, "sent": stats.outcomes.get("sent", 0)}
 
     if runtime is not None and not runtime.simulated:

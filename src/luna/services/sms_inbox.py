@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import InboundMessage, Message, UsageRecord
+from luna.db.models import Household, InboundMessage, Member, Message, UsageRecord
+from luna.domain.phones import normalize_phone
 from luna.errors import NotFound
 from luna.services.interactions import UsageItem
-from luna.services.members import MemberOut
+from luna.services.members import MemberOut, member_out
 
 InboundStatus = Literal["received", "replied", "failed"]
 ReplyVia = Literal["twiml", "rest"]
@@ -59,26 +61,44 @@ class InboundOut:
 
 
 class SmsInbox:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, default_region: str = "US") -> None:
         self.db = db
         self.clock = clock
+        self.default_region = default_region
 
-    async def claim(self, sid: str, member: MemberOut | None, body: str) -> InboundClaim:
-        """INSERT first: of any number of deliveries of one sid, exactly one gets ``fresh``."""
+    async def claim(
+        self, sid: str, sender: str, body: str
+    ) -> tuple[InboundClaim, MemberOut | None]:
+        """Find who texted and claim the sid; of any number of deliveries of one sid, exactly
+        one gets ``fresh`` (the unique INSERT decides, also between processes)."""
+        now = self.clock.now()
         try:
             async with self.db.transaction() as s:
-                s.add(InboundMessage(
+                member = await self._sender(s, sender)
+                await s.execute(insert(InboundMessage).values(
                     provider_sid=sid,
                     household_id=member.household_id if member else None,
                     member_id=member.id if member else None,
-                    body=body, status="received", created_at=self.clock.now(),
+                    body=body, status="received", created_at=now,
                 ))
         except IntegrityError:
             seen = await self.get(sid)
             if seen is None:  # pragma: no cover - the row that collided was deleted meanwhile
                 raise
-            return InboundClaim(False, seen.status, seen.reply, seen.reply_via)
-        return InboundClaim(True, "received")
+            return InboundClaim(False, seen.status, seen.reply, seen.reply_via), None
+        return InboundClaim(True, "received"), member
+
+    async def _sender(self, s: AsyncSession, raw: str) -> MemberOut | None:
+        try:
+            phone = normalize_phone(raw, self.default_region)
+        except ValueError:
+            return None
+        row = (await s.execute(
+            select(Member, Household.timezone)
+            .join(Household, Household.id == Member.household_id)
+            .where(Member.phone == phone)
+        )).first()
+        return None if row is None else member_out(row[0], row[1])
 
     async def get(self, sid: str) -> InboundOut | None:
         async with self.db.read() as s:
@@ -113,14 +133,14 @@ class SmsInbox:
             )
             if not getattr(done, "rowcount", 1):
                 raise NotFound(f"inbound message {sid} not found")
-            if household_id is None:
+            if household_id is None or not usage:
                 return
-            for kind, quantity, unit, cost in usage:
-                s.add(UsageRecord(
-                    interaction_id=interaction_id, household_id=household_id,
-                    member_id=member_id, kind=kind, quantity=float(quantity), unit=unit,
-                    cost_usd=float(cost), created_at=now,
-                ))
+            await s.execute(insert(UsageRecord), [
+                {"interaction_id": interaction_id, "household_id": household_id,
+                 "member_id": member_id, "kind": kind, "quantity": float(quantity),
+                 "unit": unit, "cost_usd": float(cost), "created_at": now}
+                for kind, quantity, unit, cost in usage
+            ])
 
     async def record_sent(
         self,

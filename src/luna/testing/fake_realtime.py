@@ -25,7 +25,7 @@ from functools import cache
 from types import TracebackType
 from typing import Annotated, Any, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -89,7 +89,7 @@ def _extras(model: Any, path: str) -> list[str]:
         value = getattr(model, name, None)
         values = value if isinstance(value, list) else [value]
         for v in values:
-            if hasattr(v, "model_fields"):
+            if isinstance(v, BaseModel):
                 out.extend(_extras(v, f"{path}.{name}"))
     return out
 
@@ -303,6 +303,11 @@ class FakeSession:
                          "previous_item_id": previous})
         await self.send({"type": "conversation.item.done", "item": view,
                          "previous_item_id": previous})
+        if kind == "function_call_output" and self.server.respond_to_tool_output and (
+            self._active is None
+        ):
+            # The race real servers produce: a response starts before the client asks for it.
+            self._start_response()
 
     async def _on_truncate(self, event: dict[str, Any]) -> None:
         item = self.items.get(event["item_id"])
@@ -490,6 +495,7 @@ class FakeRealtimeServer:
         strict: bool = True,
         validate: bool = True,
         use_espeak: bool = False,
+        respond_to_tool_output: bool = False,
     ) -> None:
         self.script = list(script)
         self.transcripts = list(transcripts)
@@ -504,6 +510,7 @@ class FakeRealtimeServer:
         self.strict = strict
         self.validate = validate
         self.use_espeak = use_espeak
+        self.respond_to_tool_output = respond_to_tool_output
         self.sessions: list[FakeSession] = []
         self.problems: list[str] = []
         self.refuse = False

@@ -270,6 +270,10 @@ class FakeTwilioCall:
         self._spawn(self.send({"event": "mark", "sequenceNumber": str(next(self._seq)),
                                "streamSid": self.stream_sid, "mark": {"name": name}}))
 
+    def bytes_since(self, t: float) -> int:
+        """Luna audio that arrived after `t` (e.g. after a clear)."""
+        return sum(n for at, n in self.media_log if at > t)
+
     def played_ms(self, now: float | None = None) -> float:
         """Luna audio the caller has heard since the last clear."""
         t = time.monotonic() if now is None else now

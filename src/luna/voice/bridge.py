@@ -328,7 +328,9 @@ class CallSession:
         self._turn_response: dict[str, str] = {}
         self._tool_tasks: set[asyncio.Task[None]] = set()
         self._hanging_up = False
+        self._user_speaking = False
         self._tg: asyncio.TaskGroup | None = None
+        self._rollover_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "response.output_audio.delta": self._on_audio_delta,
             "input_audio_buffer.speech_started": self._on_speech_started,
@@ -375,8 +377,10 @@ class CallSession:
                     self._ending.set()
                     self._cut_unheard()
                     await self._close_conn()
-                    realtime.cancel()
                     await self._finish_tools()
+                    realtime.cancel()
+                    if self._rollover_task is not None:
+                        self._rollover_task.cancel()
         except* Exception as group:
             for exc in group.exceptions:
                 log.error("call_failed", call_sid=self.call_sid,  # noqa: TRY400
@@ -470,7 +474,7 @@ class CallSession:
         self.party, self.cfg, self.conn = prepared.party, prepared.cfg, prepared.conn
         await self._request_response()
         assert self._tg is not None
-        self._tg.create_task(self._rollover())
+        self._rollover_task = self._tg.create_task(self._rollover())
         await self._read_loop()
 
     async def _open_fresh(
@@ -528,17 +532,19 @@ class CallSession:
             for t in pending:
                 t.cancel()
 
-    def _is_quiet(self, tools_too: bool = False) -> bool:
-        return self._active is None and self.tracker.idle and not (tools_too and self._tool_tasks)
+    def _is_quiet(self, between_turns: bool = False) -> bool:
+        if self._active is not None or not self.tracker.idle:
+            return False
+        return not between_turns or not (self._tool_tasks or self._user_speaking)
 
     def _poke(self) -> None:
         if self._is_quiet():
             self._quiet.set()
 
-    async def _until_quiet(self, limit_s: float, *, tools_too: bool = False) -> None:
+    async def _until_quiet(self, limit_s: float, *, between_turns: bool = False) -> None:
         """Wait until Luna is not speaking: no response running and all her audio played."""
         deadline = time.monotonic() + limit_s
-        while not self._is_quiet(tools_too) and not self._ending.is_set():
+        while not self._is_quiet(between_turns) and not self._ending.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -615,10 +621,12 @@ class CallSession:
                 unheard = self.calllog.by_item.get(unheard_id)
                 if rid == self._active and unheard is not None and unheard.heard_ms is None:
                     unheard.heard_ms = 0.0
+        self._user_speaking = True
         if ev.get("item_id"):
             self.calllog.turn("user", str(ev["item_id"]))
 
     async def _on_committed(self, ev: dict[str, Any]) -> None:
+        self._user_speaking = False
         if ev.get("item_id"):
             self.calllog.turn("user", ev["item_id"])
 
@@ -786,7 +794,7 @@ class CallSession:
         """Move to a fresh session before OpenAI's 60-minute cap, in a quiet moment."""
         while not self._ending.is_set():
             await asyncio.sleep(self.settings.realtime_session_max_s)
-            await self._until_quiet(120, tools_too=True)
+            await self._until_quiet(120, between_turns=True)
             if self._ending.is_set() or self.conn is None:
                 return
             try:
@@ -798,6 +806,7 @@ class CallSession:
                 continue
             old, self.conn = self.conn, conn
             self._reset_response_state()
+            self._user_speaking = False
             self.reconnects += 1
             log.info("realtime_rollover", call_sid=self.call_sid)
             if old is not None:
@@ -825,7 +834,9 @@ class CallSession:
     def _cut_unheard(self) -> None:
         """The caller hung up while Luna spoke: keep only what reached their ear."""
         point = self.tracker.truncate_point(_ms())
-        if point is not None:
+        # Within a frame or two of the end is "heard": the last mark's echo may still be on the
+        # wire when the caller hangs up.
+        if point is not None and self.tracker.received_ms(point[0], point[1]) - point[2] > 40:
             self.calllog.turn("assistant", point[0]).heard_ms = point[2]
 
     async def _record(self) -> None:

@@ -151,17 +151,20 @@ class OutboundCalls:
         except LunaError:
             return
         body = fallback_text(member, purpose)
-        sent = await send_sms(self.settings, self.services, member, body)
+        # Recorded first: the call SID is unique, so a retried callback stops here, not at a
+        # second text.
         try:
             await self.services.interactions.record(
                 member.household_id, member.id, "voice", "outbound", None, body,
                 metadata={"call_sid": call_sid, "status": why, "purpose": purpose,
-                          "sms_fallback": sent},
+                          "fallback": "sms"},
                 twilio_sid=call_sid or None,
             )
         except LunaError:
-            # A repeated callback for the same call: the first one was recorded.
             log.info("call_status_repeat", call_sid=call_sid, status=why)
+            return
+        if not await send_sms(self.settings, self.services, member, body):
+            log.warning("call_fallback_not_sent", call_sid=call_sid)
 
 
 def fallback_text(member: MemberOut, purpose: str) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -90,35 +91,12 @@ class HouseholdLists:
     ) -> HouseholdLists:
         ms, cs, hs = tuple(members), tuple(chores), tuple(habits)
         ts, gs = tuple(tasks), tuple(goals)
-        member_pairs = _member_pairs(ms)
-        chore_pairs = [(a, c.title) for c in cs for a in words.item_aliases(c.title)]
-        chore_done = [(a, c.title) for c in cs for a in words.done_aliases(c.title)]
-        task_pairs = [(a, t.title) for t in ts for a in words.item_aliases(t.title)]
-        task_done = [(a, t.title) for t in ts for a in words.done_aliases(t.title)]
-        habit_pairs = [(a, h.name) for h in hs for a in words.habit_aliases(h.name)]
-        habit_done = [(a, h.name) for h in hs for a in words.habit_done_aliases(h.name)]
-        goal_pairs, goal_units, goal_done = _goal_pairs(gs)
-        recipients = [*member_pairs, *GROUPS.items()]
-        lists: dict[str, SlotList] = {
-            "member": _slot("member", member_pairs),
-            "recipient": _slot("recipient", recipients),
-            "chore": _slot("chore", chore_pairs),
-            "chore_done": _slot("chore_done", chore_done),
-            "task": _slot("task", task_pairs),
-            "task_done": _slot("task_done", task_done),
-            "habit": _slot("habit", habit_pairs),
-            "habit_done": _slot("habit_done", habit_done),
-            "goal": _slot("goal", goal_pairs),
-            "goal_unit": _slot("goal_unit", goal_units),
-            "goal_done": _slot("goal_done", goal_done),
-        }
-        aliases = {
-            "member": member_pairs,
-            "chore": [*chore_pairs, *chore_done],
-            "task": [*task_pairs, *task_done],
-            "habit": [*habit_pairs, *habit_done],
-            "goal": goal_pairs,
-        }
+        lists: dict[str, SlotList] = {}
+        aliases: dict[str, list[tuple[str, str]]] = {}
+        for part in (_member_part(ms), _chore_part(cs), _habit_part(hs), _task_part(ts),
+                     _goal_part(gs)):
+            lists.update(part[0])
+            aliases.update(part[1])
         return cls(ms, cs, hs, ts, gs, lists, aliases)
 
     def member(self, name: str) -> MemberRef | None:
@@ -142,6 +120,55 @@ class HouseholdLists:
 
     def chore(self, title: str) -> ChoreRef | None:
         return next((c for c in self.chores if c.title == title), None)
+
+
+# Each part's slot lists are cached by content: after a write only the part that changed is
+# rebuilt, and hassil keeps the value index it built for the others.
+Part = tuple[dict[str, SlotList], dict[str, list[tuple[str, str]]]]
+
+
+@lru_cache(maxsize=1024)
+def _member_part(ms: tuple[MemberRef, ...]) -> Part:
+    pairs = _member_pairs(ms)
+    lists: dict[str, SlotList] = {
+        "member": _slot("member", pairs),
+        "recipient": _slot("recipient", [*pairs, *GROUPS.items()]),
+    }
+    return lists, {"member": pairs}
+
+
+@lru_cache(maxsize=1024)
+def _chore_part(cs: tuple[ChoreRef, ...]) -> Part:
+    said = [(a, c.title) for c in cs for a in words.item_aliases(c.title)]
+    done = [(a, c.title) for c in cs for a in words.done_aliases(c.title)]
+    return {"chore": _slot("chore", said), "chore_done": _slot("chore_done", done)}, {
+        "chore": [*said, *done]}
+
+
+@lru_cache(maxsize=1024)
+def _habit_part(hs: tuple[HabitRef, ...]) -> Part:
+    said = [(a, h.name) for h in hs for a in words.habit_aliases(h.name)]
+    done = [(a, h.name) for h in hs for a in words.habit_done_aliases(h.name)]
+    return {"habit": _slot("habit", said), "habit_done": _slot("habit_done", done)}, {
+        "habit": [*said, *done]}
+
+
+@lru_cache(maxsize=1024)
+def _task_part(ts: tuple[TaskRef, ...]) -> Part:
+    said = [(a, t.title) for t in ts for a in words.item_aliases(t.title)]
+    done = [(a, t.title) for t in ts for a in words.done_aliases(t.title)]
+    return {"task": _slot("task", said), "task_done": _slot("task_done", done)}, {
+        "task": [*said, *done]}
+
+
+@lru_cache(maxsize=1024)
+def _goal_part(gs: tuple[GoalRef, ...]) -> Part:
+    names, units, done = _goal_pairs(gs)
+    lists: dict[str, SlotList] = {
+        "goal": _slot("goal", names), "goal_unit": _slot("goal_unit", units),
+        "goal_done": _slot("goal_done", done),
+    }
+    return lists, {"goal": names}
 
 
 def _member_pairs(members: Sequence[MemberRef]) -> list[tuple[str, str]]:
@@ -192,19 +219,61 @@ def _slot(name: str, pairs: Iterable[tuple[str, Any]]) -> TextSlotList:
 # --- reading the household through the services -----------------------------------------------
 
 
-WRITES_THAT_RENAME: dict[str, tuple[str, ...]] = {
-    "create_task": ("tasks",),
-    "complete_task": ("tasks",),
-    "reschedule_task": ("tasks",),
-    "create_chore": ("chores",),
-    "delegate_chore": ("chores",),
-    "log_habit": ("habits",),
-    "create_goal": ("goals",),
-    "update_goal_progress": ("goals",),
-    "update_user_profile": ("members",),
-    "undo_last_action": ("members", "chores", "habits", "tasks", "goals"),
+PatchFn = Callable[[tuple[Any, ...], dict[str, Any], str], tuple[Any, ...]]
+
+
+def _task_ref(d: dict[str, Any], tz: str) -> TaskRef:
+    due = d.get("due_at")
+    local = (datetime.fromisoformat(due).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+             if due else None)
+    return TaskRef(int(d["id"]), str(d["title"]), local)
+
+
+def _without(items: tuple[Any, ...], item_id: int) -> tuple[Any, ...]:
+    return tuple(i for i in items if i.id != item_id)
+
+
+def _put(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
+    return (*_without(items, item.id), item)
+
+
+def _patch_tasks(items: tuple[Any, ...], d: dict[str, Any], tz: str) -> tuple[Any, ...]:
+    if d.get("status") in ("completed", "cancelled"):
+        return _without(items, int(d["id"]))
+    return _put(items, _task_ref(d, tz))
+
+
+def _patch_chores(items: tuple[Any, ...], d: dict[str, Any], tz: str) -> tuple[Any, ...]:
+    return _put(items, ChoreRef(int(d["id"]), str(d["title"]), d.get("assignee_name")))
+
+
+def _patch_habits(items: tuple[Any, ...], d: dict[str, Any], tz: str) -> tuple[Any, ...]:
+    if not d.get("created"):
+        return items  # logging an existing habit leaves its name as it was
+    h = d["habit"]
+    return _put(items, HabitRef(int(h["id"]), str(h["name"]), h.get("unit")))
+
+
+def _patch_goals(items: tuple[Any, ...], d: dict[str, Any], tz: str) -> tuple[Any, ...]:
+    g = d.get("goal", d)
+    if g.get("status") not in (None, "active", "paused"):
+        return _without(items, int(g["id"]))
+    return _put(items, GoalRef(int(g["id"]), str(g["title"]), g.get("unit")))
+
+
+PATCHES: dict[str, tuple[str, PatchFn]] = {
+    "create_task": ("tasks", _patch_tasks),
+    "complete_task": ("tasks", _patch_tasks),
+    "reschedule_task": ("tasks", _patch_tasks),
+    "create_chore": ("chores", _patch_chores),
+    "delegate_chore": ("chores", _patch_chores),
+    "log_habit": ("habits", _patch_habits),
+    "create_goal": ("goals", _patch_goals),
+    "update_goal_progress": ("goals", _patch_goals),
 }
-"""Which lists a successful write can change (a new task, a finished goal, a new name)."""
+"""Writes whose result says exactly how a list changed: the cache is patched, not re-read."""
+REREAD = {"update_user_profile": None, "undo_last_action": None}
+"""Writes that may change anything (a new name, an undone task): every list is read again."""
 
 
 @dataclass
@@ -215,10 +284,10 @@ class _Entry:
 
 
 class ListCache:
-    """Per-speaker lists, rebuilt only for what a write changed (or after `ttl` seconds, for
-    changes made through other channels)."""
+    """Per-speaker lists, kept current from the results of Luna's own writes (or read again
+    after `ttl` seconds, for changes made through other channels)."""
 
-    def __init__(self, ttl: float = 30.0, max_entries: int = 512) -> None:
+    def __init__(self, ttl: float = 10.0, max_entries: int = 512) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[tuple[int, int], _Entry] = {}
@@ -235,13 +304,31 @@ class ListCache:
                 entry.parts.pop(part, None)
             entry.lists = None
 
-    def after_tool(self, household_id: int, tool: str, result: Any) -> None:
-        parts = WRITES_THAT_RENAME.get(tool)
-        if not parts:
+    def after_tool(self, ctx: ToolContext, tool: str, result: Any) -> None:
+        """Bring the lists up to date after a successful write."""
+        hid, mid = ctx.member.household_id, ctx.member.id
+        if tool in REREAD:
+            self.invalidate(hid)
             return
-        if tool == "log_habit" and isinstance(result, dict) and not result.get("created"):
-            return  # logging an existing habit leaves its name as it was
-        self.invalidate(household_id, parts)
+        patch = PATCHES.get(tool)
+        if patch is None:
+            return
+        part, fn = patch
+        entry = self._entries.get((hid, mid))
+        if entry is None or part not in entry.parts or not isinstance(result, dict):
+            self.invalidate(hid, [part])
+            return
+        try:
+            entry.parts[part] = fn(entry.parts[part], result, ctx.tz)
+        except (KeyError, TypeError, ValueError):
+            self.invalidate(hid, [part])  # an unexpected result shape: read it again
+            return
+        entry.lists = None
+        if part == "chores":  # chores are the household's: others see the change on next read
+            for key, other in self._entries.items():
+                if key[0] == hid and key[1] != mid:
+                    other.parts.pop("chores", None)
+                    other.lists = None
 
     async def get(self, ctx: ToolContext) -> HouseholdLists:
         member = ctx.member

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,10 @@ _METRIC_WORDS = re.compile(
 _CLAUSE_BREAK = re.compile(r"(?i)\s*(?:[,;]|\.\s|\band\b|\balso\b|\bplus\b|\bbut\b)\s*")
 _DONE_SLOTS = {"chore_done": "chore", "task_done": "task", "habit_done": "habit",
                "goal_done": "goal"}
+_NOT_AN_INTEREST_START = frozenset({
+    "it", "that", "this", "you", "him", "her", "them", "those", "these", "your", "how", "when",
+    "what", "me", "us", "my", "our", "his", "their", "it's", "that's", "being", "when",
+})
 _NOT_INTERESTS = frozenset({
     "it", "that", "this", "you", "them", "him", "her", "me", "the idea", "that idea", "this idea",
     "your idea", "your ideas", "your answer", "that one", "this one", "those", "these",
@@ -68,8 +72,13 @@ class IntentMatch:
 
 
 @lru_cache(maxsize=4)
-def load_intents(path: str = str(GRAMMAR)) -> Intents:
-    return Intents.from_files([path])
+def load_intents(path: str = str(GRAMMAR), only: str | None = None) -> Intents:
+    """The grammar, or just one of its intents (check-in clauses are matched against Metrics
+    alone, which is a fraction of the cost)."""
+    full = Intents.from_files([path])
+    if only is None:
+        return full
+    return replace(full, intents={only: full.intents[only]})
 
 
 def clean(text: str) -> str:
@@ -87,12 +96,14 @@ def clean(text: str) -> str:
 class Recognizer:
     def __init__(self, grammar: Path | str = GRAMMAR) -> None:
         self.intents = load_intents(str(grammar))
+        self.checkin = load_intents(str(grammar), "Metrics")
 
     def warm_up(self, lists: HouseholdLists) -> None:
         """Parse every template and build the number tries now (hassil does both lazily)."""
-        for intent in self.intents.intents.values():
-            for data in intent.data:
-                _ = data.sentences
+        for grammar in (self.intents, self.checkin):
+            for intent in grammar.intents.values():
+                for data in intent.data:
+                    _ = data.sentences
         for text in WARM_UP:
             self.recognize(text, lists, "Sam")
 
@@ -107,9 +118,12 @@ class Recognizer:
             match = self._checkin_clauses(value, lists, speaker)
         return match
 
-    def _best(self, text: str, lists: HouseholdLists, speaker: str | None) -> IntentMatch | None:
+    def _best(
+        self, text: str, lists: HouseholdLists, speaker: str | None,
+        intents: Intents | None = None,
+    ) -> IntentMatch | None:
         results = recognize_ranked(
-            text, self.intents, slot_lists=lists.slot_lists,
+            text, intents or self.intents, slot_lists=lists.slot_lists,
             intent_context={"speaker": speaker} if speaker else None,
         )
         for result in results[:MAX_PARSES]:
@@ -127,7 +141,7 @@ class Recognizer:
             return None
         slots: dict[str, Any] = {}
         for clause in clauses:
-            part = self._best(clause.strip(_EDGE), lists, speaker)
+            part = self._best(clause.strip(_EDGE), lists, speaker, self.checkin)
             if part is None or part.intent != "Metrics":
                 return None
             for key, val in part.slots.items():
@@ -229,6 +243,8 @@ def _sensible(intent: str, slots: dict[str, Any], meta: dict[str, Any]) -> bool:
         value = str(slots.get("interest") or slots.get("name") or "").lower()
         if not value or value in _NOT_INTERESTS:
             return False
+        if slots.get("field") == "interests" and value.split()[0] in _NOT_AN_INTEREST_START:
+            return False  # "I love that song", "I love my kids"
         if slots.get("field") == "name":
             letters = value.replace(" ", "").replace("-", "")
             return 1 <= len(value.split()) <= 3 and letters.isalpha()

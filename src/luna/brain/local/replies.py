@@ -210,20 +210,45 @@ def _task_line(t: dict[str, Any], env: Env) -> str:
 def _tasks(d: dict[str, Any], a: Action, p: Plan, env: Env) -> str:
     tasks = d.get("tasks") or []
     view = p.said.get("view")
+    span = _span_words(a.arguments, env)
     if not tasks:
         return {
             "overdue": "Nothing overdue on your list. Nice!",
             "overdue_all": "Nothing overdue on your list.",
             "completed": "Nothing checked off yet, but there's time.",
-            "due": "Nothing due then.",
+            "due": f"Nothing due {span}.",
             "priority": "Nothing like that on your list right now.",
         }.get(str(view), "Your list is clear. Enjoy it!")
     lines = join([_task_line(t, env) for t in tasks])
     lead = {
         "overdue": "Overdue:", "overdue_all": "Overdue on your list:",
-        "completed": "You've finished", "due": "Due then:",
+        "completed": "You've finished", "due": f"Due {span}:",
     }.get(str(view), f"You have {plural(len(tasks), 'open task')}:")
     return f"{lead} {lines}."
+
+
+def _span_words(args: dict[str, Any], env: Env) -> str:
+    """"tomorrow", "this week" for a get_tasks due window."""
+    start, end = args.get("due_from"), args.get("due_to")
+    if not start or not end:
+        return "then"
+    first = date.fromisoformat(start[:10])
+    last = date.fromisoformat(end[:10]) - timedelta(days=1)
+    return window_words(first, last if last > first else None, env)
+
+
+def window_words(first: date, last: date | None, env: Env) -> str:
+    today = env.today
+    monday = today - timedelta(days=today.weekday())
+    if last is None:
+        return day_words(first, today)
+    if last == monday + timedelta(days=6) and first <= today + timedelta(days=1):
+        return "this week"
+    if first == monday + timedelta(days=7) and last == monday + timedelta(days=13):
+        return "next week"
+    if first.weekday() == 5 and last == first + timedelta(days=1):
+        return "this weekend" if first < monday + timedelta(days=7) else "next weekend"
+    return f"{day_words(first, today)} to {day_words(last, today)}"
 
 
 @renders("complete_task")
@@ -345,6 +370,8 @@ def _goals(d: dict[str, Any], a: Action, p: Plan, env: Env) -> str:
     focus = p.said.get("goal")
     if focus:
         goals = [g for g in goals if g.get("title") == focus] or goals
+    if not goals and a.arguments.get("status") == "completed":
+        return "No goals finished yet, but you're on your way!"
     if not goals:
         return "No goals here yet. Want to set one? Try \"I want to read 12 books this year\"."
     return join([f"'{g.get('title')}' {_goal_progress(g)}" for g in goals]) + "."
@@ -415,14 +442,14 @@ def _chore_created(d: dict[str, Any], a: Action, p: Plan, env: Env) -> str:
     return ", ".join(bits) + "."
 
 
-def _chore_line(c: dict[str, Any], env: Env, with_who: bool) -> str:
+def _chore_line(c: dict[str, Any], env: Env, with_who: bool, with_day: bool = True) -> str:
     text = f"'{c.get('title')}'"
     extra = []
     if with_who and c.get("assignee_name"):
         extra.append(str(c["assignee_name"]))
     if c.get("overdue"):
         extra.append("overdue")
-    elif c.get("next_due"):
+    elif c.get("next_due") and with_day:
         extra.append(date_words(c["next_due"], env))
     return f"{text} ({', '.join(extra)})" if extra else text
 
@@ -449,7 +476,8 @@ def _chores(d: dict[str, Any], a: Action, p: Plan, env: Env) -> str:
         return f"No chores for {member if member and member != env.speaker else 'you'}{when}." if (
             member) else f"No chores{when}. Enjoy the break!"
     lead = whose[0].upper() + whose[1:]
-    return f"{lead} chores{when}: {join([_chore_line(c, env, not member) for c in chores])}."
+    lines = [_chore_line(c, env, not member, with_day=not day) for c in chores]
+    return f"{lead} chores{when}: {join(lines)}."
 
 
 @renders("get_overdue_chores")
@@ -507,9 +535,8 @@ def _schedule(d: dict[str, Any], a: Action, p: Plan, env: Env) -> str:
     member = d.get("member")
     start = a.arguments.get("start")
     end = a.arguments.get("end")
-    when = date_words(start, env) if start else "today"
-    if end:
-        when = f"{date_words(start, env)} to {date_words(end, env)}"
+    first = date.fromisoformat(start) if start else env.today
+    when = window_words(first, date.fromisoformat(end) if end else None, env)
     whose = "you" if member in (None, env.speaker) else member
     items: list[str] = []
     for e in d.get("events") or []:
@@ -519,7 +546,10 @@ def _schedule(d: dict[str, Any], a: Action, p: Plan, env: Env) -> str:
             at = datetime.fromisoformat(e["start"]).astimezone(ZoneInfo(env.tz))
             day = "" if not end else f"{day_words(at.date(), env.today)} "
             items.append(f"{e.get('title')} {day}at {clock(at)}")
-    items += [f"'{t.get('title')}'" for t in d.get("tasks") or []]
+    for t in d.get("tasks") or []:
+        due = t.get("due_at")
+        due_words = f" ({when_words(due, env)})" if due and end else ""
+        items.append(f"'{t.get('title')}'{due_words}")
     items += [f"'{c.get('title')}' (chore)" for c in d.get("chores") or []]
     if not items:
         return f"Nothing on the calendar for {whose} {when}. Wide open!"

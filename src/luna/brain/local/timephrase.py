@@ -511,7 +511,9 @@ def split_inside(text: str) -> Split:
     if best is None:
         return Split(text.strip(), None)
     i, j, when = best
-    start, end = toks[i].start, toks[j - 1].end
+    last = toks[j - 1]
+    # The phrase ends at its last word, not at the comma after it ("yesterday, felt great").
+    start, end = toks[i].start, last.start + len(text[last.start:last.end].rstrip(_EDGE_PUNCT))
     rest = (text[:start].rstrip(" ,;") + " " + text[end:].lstrip()).strip(" ,;")
     return Split(re.sub(r"\s+,", ",", rest), replace(when, text=text[start:end]))
 

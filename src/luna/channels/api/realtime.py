@@ -20,7 +20,7 @@ from luna.brain.agents import LUNA, Agent, agent_realtime_session, build_agents,
 from luna.brain.persona import member_context
 from luna.channels.api.deps import MemberActorDep, ServicesDep, get_settings
 from luna.config import Settings
-from luna.errors import InvalidInput, LunaError, NotFound, Upstream
+from luna.errors import InvalidInput, NotFound, RateLimited, Unavailable, Upstream
 from luna.services.access import Actor
 from luna.services.container import Services
 from luna.services.interactions import Channel, InteractionOut
@@ -34,16 +34,6 @@ CHANNEL: Channel = "web_voice"
 MINTS_PER_MINUTE = 5
 MAX_LINES = 500
 MAX_CALL_SECONDS = 4 * 3600
-
-
-class VoiceUnavailable(LunaError):
-    code = "voice_unavailable"
-    http_status = 503
-
-
-class RateLimited(LunaError):
-    code = "rate_limited"
-    http_status = 429
 
 
 class RateLimiter:
@@ -119,7 +109,7 @@ async def client_secret(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> SecretOut:
     if settings.openai_api_key is None:
-        raise VoiceUnavailable("voice calls need an OpenAI key on the server (OPENAI_API_KEY)")
+        raise Unavailable("voice calls need an OpenAI key on the server (OPENAI_API_KEY)")
     assert actor.member_id is not None
     _limiter(request).check(actor.member_id)
     registry: Registry = request.app.state.registry

@@ -35,6 +35,8 @@ async def running(app: FastAPI) -> AsyncIterator[SmsChannel]:
             detail="LUNA_SMS_VALIDATE_SIGNATURES=false: anyone who can reach this server can "
             "post SMS webhooks as any member. Development only; never expose it.",
         )
+    # Build the local grammar now: done lazily it blocks the loop past the first text's budget.
+    getattr(getattr(app.state, "brain", None), "local", None)
     tasks = TaskSupervisor()
     outbound = OutboundSms(services, build_sms_sender(settings, services), settings)
     channel = SmsChannel(settings, services, outbound, tasks)

@@ -24,7 +24,7 @@ from luna.config import Settings
 from luna.domain.phones import mask_phone
 from luna.errors import InvalidInput
 from luna.outbound.sms import OutboundSms
-from luna.services.access import Actor
+from luna.services.access import ADMIN, Actor
 from luna.services.container import Services
 from luna.services.interactions import UsageItem
 from luna.services.members import MemberOut
@@ -80,12 +80,11 @@ class SmsChannel:
         self.services = services
         self.outbound = outbound
         self.tasks = tasks
-        self.inbox = SmsInbox(services.db, services.clock)
+        self.inbox = SmsInbox(services.db, services.clock, settings.default_region)
 
     async def receive(self, brain: Converser, sms: InboundSms) -> str | None:
         """The inline reply for Twilio, or None (empty TwiML) when there is none to give now."""
-        member = await self.services.members.by_phone(sms.from_phone)
-        claim = await self.inbox.claim(sms.sid, member, sms.body)
+        claim, member = await self.inbox.claim(sms.sid, sms.from_phone, sms.body)
         if not claim.fresh:
             return _repeat(sms, claim)
         if member is None:
@@ -164,6 +163,11 @@ class SmsChannel:
                 await self._finish(member, sms, status, reply, "twiml", interaction_id)
             finally:
                 turn.inline.set_result(reply)
+            return
+        if (await self.services.members.get(ADMIN, member.id)).sms_opt_out:
+            # They texted STOP while this turn was thinking: the late reply stays unsent.
+            log.info("sms_reply_suppressed", sid=sms.sid, member_id=member.id)
+            await self._finish(member, sms, status, reply, None, interaction_id, sent=False)
             return
         try:
             await self.outbound.deliver(member, reply)

@@ -149,6 +149,6 @@ def heatmap(
         Tick(top + i * (cell + gap) + cell - 3, WEEKDAY_LABELS[i]) for i in (0, 2, 4, 6)
     )
     return Heatmap(
-        width=left + weeks * (cell + gap), height=top + 7 * (cell + gap), cell=cell,
+        width=left + weeks * (cell + gap) + 16, height=top + 7 * (cell + gap), cell=cell,
         cells=tuple(cells), months=tuple(months), weekdays=weekdays,
     )

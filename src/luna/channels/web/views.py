@@ -64,6 +64,18 @@ class MemberToday:
     def empty(self) -> bool:
         return not (self.tasks or self.chores or self.habits or self.events)
 
+    @property
+    def overdue(self) -> list[ChoreOut | TaskOut]:
+        return [*(c for c in self.chores if c.overdue), *(t for t in self.tasks if t.overdue)]
+
+    @property
+    def chores_today(self) -> list[ChoreOut]:
+        return [c for c in self.chores if not c.overdue]
+
+    @property
+    def tasks_today(self) -> list[TaskOut]:
+        return [t for t in self.tasks if not t.overdue]
+
 
 async def overview(svc: Services, actor: Actor, members: Sequence[MemberOut]) -> list[MemberToday]:
     """Today for each member the caller may see (a child: only themselves), overdue first."""

@@ -53,7 +53,7 @@
     pc = new RTCPeerConnection();
     pc.ontrack = function (e) { if (audio) audio.srcObject = e.streams[0]; };
     pc.onconnectionstatechange = function () {
-      if (pc && (pc.connectionState === "failed" || pc.connectionState === "disconnected")) {
+      if (pc && pc.connectionState === "failed") {
         hangUp("The call dropped.");
       }
     };

@@ -1,0 +1,196 @@
+"""Scheduler planning per tick at 100,000 members, and nudges dispatched per second.
+
+    .venv/bin/python bench/scheduler.py [--members 100000] [--hours 24] [--step 1]
+                                        [--dispatch 2000] [--workers] [--worker-members 10000]
+
+Planning: the population (nine timezones, check-ins, habits, tasks; see
+luna.testing.scheduler_sim) lives through `--hours` of simulated time, one tick every `--step`
+minutes; each tick selects the members due (index range), loads them, plans them and claims
+their nudge keys. Sending is measured separately: `--dispatch` claimed nudges rendered and sent
+through the outbox (the real OutboundSms with the outbox sender).
+
+SQLite always (a temp file); PostgreSQL too when LUNA_BENCH_DATABASE_URL is set (its tables are
+dropped and recreated). `--workers` (PostgreSQL only) runs the acceptance day: three
+`luna worker` processes, `--worker-members` members, every nudge checked exactly once.
+Target: planning ≤ 250 ms per tick on both databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from luna.config import load_settings
+from luna.db.engine import Database
+from luna.db.models import Base, Nudge
+from luna.scheduler.runner import Scheduler
+from luna.scheduler.store import Claimed
+from luna.services.container import Services
+from luna.testing import scheduler_sim as sim
+from luna.testing.clock import FrozenClock
+
+START = datetime(2026, 3, 4, 4, tzinfo=UTC)
+
+
+async def fresh(url: str) -> Database:
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    return db
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def bench_planning(name: str, url: str, args: argparse.Namespace) -> None:
+    db = await fresh(url)
+    t0 = time.perf_counter()
+    pop = await sim.populate(db, args.members, start=START, hours=args.hours)
+    made = time.perf_counter() - t0
+    clock = FrozenClock(START)
+    settings = load_settings(env="test", database_url=url)
+    scheduler = Scheduler(Services.build(db, clock, settings=settings), settings)
+    store = scheduler.store
+    batch = settings.scheduler.batch_size
+
+    async def plan_tick(at: datetime) -> tuple[float, int, int]:
+        started = time.perf_counter()
+        members = decided = 0
+        while True:
+            r = await store.plan_batch(at, batch)
+            members += r.members
+            decided += r.decided
+            if r.members < batch:
+                break
+        return (time.perf_counter() - started) * 1000, members, decided
+
+    first_ms, first_members, _ = await plan_tick(START)  # everyone is new: planned once
+    per_tick: list[float] = []
+    busy: list[float] = []
+    members_per_tick: list[int] = []
+    total_decided = 0
+    step = timedelta(minutes=args.step)
+    at = START + step
+    while at <= pop.end:
+        ms, members, decided = await plan_tick(at)
+        per_tick.append(ms)
+        members_per_tick.append(members)
+        total_decided += decided
+        if members:
+            busy.append(ms / members)
+        at += step
+    print(f"\n{name}: {args.members:,} members (populated in {made:.1f} s), "
+          f"{len(per_tick)} ticks of {args.step} min over {args.hours:g} h")
+    print(f"  first tick (plans every member once): {first_ms:,.0f} ms for "
+          f"{first_members:,} members ({first_ms * 1000 / max(first_members, 1):.0f} µs each)")
+    print(f"{'  planning per tick':<34}{'p50':>9}{'p95':>9}{'max':>10}{'mean':>9}")
+    print(f"{'  ms':<34}{pct(per_tick, .5):>9.1f}{pct(per_tick, .95):>9.1f}"
+          f"{max(per_tick):>10.1f}{statistics.fmean(per_tick):>9.1f}")
+    print(f"{'  members due per tick':<34}{pct(members_per_tick, .5):>9.0f}"
+          f"{pct(members_per_tick, .95):>9.0f}{max(members_per_tick):>10.0f}"
+          f"{statistics.fmean(members_per_tick):>9.1f}")
+    idle = [ms for ms, n in zip(per_tick, members_per_tick, strict=True) if n == 0]
+    if idle:
+        print(f"  idle ticks: {len(idle)}, p50 {pct(idle, .5):.1f} ms (nothing due: index only)")
+    if busy:
+        print(f"  per member due: p50 {pct(busy, .5) * 1000:.0f} µs")
+    print(f"  nudges decided: {total_decided:,} (owed in the window: {len(pop.expected):,})")
+    verdict = "OK" if statistics.fmean(per_tick) <= 250 else "over"
+    print(f"  mean planning per tick {statistics.fmean(per_tick):.1f} ms vs target 250 ms: "
+          f"{verdict}; worst tick {max(per_tick):,.0f} ms with {max(members_per_tick):,} due")
+    await bench_dispatch(scheduler, db, args.dispatch)
+    await scheduler.aclose()
+    await db.dispose()
+
+
+async def bench_dispatch(scheduler: Scheduler, db: Database, n: int) -> None:
+    """Send `n` claimed nudges through the outbox, as the tick would after planning."""
+    async with db.read() as s:
+        rows = list(await s.scalars(
+            select(Nudge).where(Nudge.status == "pending").order_by(Nudge.due_at).limit(n)
+        ))
+    claimed = [Claimed(r.id, r.key, r.household_id, r.member_id, r.kind,  # type: ignore[arg-type]
+                       r.channel, r.due_at, r.local_date, r.ref_id,  # type: ignore[arg-type]
+                       int(r.detail.get("step", 0)), (), dict(r.detail)) for r in rows]
+    if not claimed:
+        print("  dispatch: nothing pending")
+        return
+    clock = scheduler.services.clock
+    assert isinstance(clock, FrozenClock)
+    clock.set(max(c.due_at for c in claimed))
+    started = time.perf_counter()
+    outcomes = await scheduler.dispatcher.send_all(claimed)
+    elapsed = time.perf_counter() - started
+    kinds: dict[str, int] = {}
+    for c in claimed:
+        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    print(f"  dispatch: {len(claimed):,} nudges in {elapsed:.1f} s = "
+          f"{len(claimed) / elapsed:,.0f} nudges/s through the outbox "
+          f"({dict(outcomes)}; {kinds})")
+
+
+async def bench_workers(url: str, members: int, workers: int) -> None:
+    db = await fresh(url)
+    pop = await sim.populate(db, members, start=START)
+    await sim.reset_jobs(url)
+    with tempfile.TemporaryDirectory() as logs:
+        procs = sim.start_workers(url, workers, log_dir=Path(logs))
+        try:
+            stats = await sim.drive(url, sim.ticks(START, pop.end, timedelta(minutes=15)),
+                                    procs=procs, timeout_s=3600)
+        finally:
+            sim.stop_workers(procs)
+    verdict = await sim.verify(db, pop)
+    await db.dispose()
+    print(f"\nPostgreSQL, {workers} `luna worker` processes, {members:,} members, 24 h "
+          f"simulated in {stats.ticks} ticks: {stats.wall_s:.1f} s wall")
+    print(f"  nudges: {verdict.nudges:,} decided (owed {len(pop.expected):,}), "
+          f"{verdict.sent:,} sent, {verdict.messages:,} outbox messages, "
+          f"{verdict.sent / stats.wall_s:,.0f} sent/s")
+    print(f"  exactly once, none in quiet hours, none to opted-out members: "
+          f"{'OK' if not verdict.problems else verdict.problems[:5]}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--hours", type=float, default=24)
+    parser.add_argument("--step", type=int, default=1, help="minutes between ticks")
+    parser.add_argument("--dispatch", type=int, default=2000)
+    parser.add_argument("--workers", action="store_true",
+                        help="also run the 3-worker acceptance day (PostgreSQL)")
+    parser.add_argument("--worker-members", type=int, default=10_000)
+    parser.add_argument("--skip-planning", action="store_true")
+    args = parser.parse_args()
+    pg = os.environ.get("LUNA_BENCH_DATABASE_URL")
+    pg_url = load_settings(database_url=pg).database_url if pg else None
+    if not args.skip_planning:
+        with tempfile.TemporaryDirectory() as tmp:
+            await bench_planning("SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args)
+        if pg_url:
+            await bench_planning("PostgreSQL", pg_url, args)
+        else:
+            print("\n(PostgreSQL skipped: set LUNA_BENCH_DATABASE_URL)", file=sys.stderr)
+    if args.workers:
+        if not pg_url:
+            print("--workers needs LUNA_BENCH_DATABASE_URL", file=sys.stderr)
+        else:
+            await bench_workers(pg_url, args.worker_members, 3)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,303 @@
+"""SMS webhook throughput and latency on the local-grammar path, over real HTTP.
+
+    .venv/bin/python bench/sms.py [--requests 500] [--senders 1,50]
+
+Starts `luna serve` (uvicorn, one process) on a free 127.0.0.1 port over a temp SQLite file,
+and over PostgreSQL too when LUNA_BENCH_DATABASE_URL is set (its tables are dropped and
+recreated). Each sender is a member with its own phone and keep-alive connection, posting
+correctly signed Twilio webhooks back to back, each with a fresh MessageSid; the texts are a
+rotation of local-grammar turns (two writes, a read, a check-in). Latency is from the first
+byte sent to the last byte of the TwiML reply. "errors" are non-200 answers; "slow path"
+counts empty TwiML (the turn missed LUNA_SMS_REPLY_BUDGET_S and its reply went out through
+the outbound port instead). Target on 2 cores: ≥ 200 msg/s at p99 ≤ 100 ms
+on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+
+from luna.channels.sms.simulator import INCOMING_PATH, new_message_sid, signed_request
+from luna.clock import SystemClock
+from luna.config import Settings, load_settings
+from luna.db.engine import Database
+from luna.db.models import Base, Interaction
+from luna.services.access import ADMIN
+from luna.services.container import Services
+
+AUTH_TOKEN = "bench-twilio-auth-token"
+TEXTS = (
+    "remind me to call the dentist {n}",
+    "what's on today?",
+    "mood 7",
+    "add eggs {n} to my list",
+)
+WARM_UP = 40
+
+
+def phone(i: int) -> str:
+    return f"+1555200{i:04d}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def reset_and_seed(url: str, members: int) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(Base.metadata.create_all)
+        services = Services.build(db, SystemClock())
+        created = await services.members.create_household(
+            ADMIN, name="Bench", timezone="America/New_York", admin_name="Sender 0",
+            admin_phone=phone(0),
+        )
+        for i in range(1, members):
+            await services.members.add_member(
+                ADMIN, household_id=created.id, name=f"Sender {i}", phone=phone(i)
+            )
+    finally:
+        await db.dispose()
+
+
+async def handled_by(url: str) -> tuple[Counter[str], Counter[str]]:
+    """Who answered the recorded turns, and which texts the grammar did not take."""
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            rows = (await s.execute(select(Interaction.meta, Interaction.user_message))).all()
+    finally:
+        await db.dispose()
+    by = Counter(str((meta or {}).get("handled_by")) for meta, _ in rows)
+    missed = Counter(str(text) for meta, text in rows if (meta or {}).get("handled_by") != "local")
+    return by, missed
+
+
+class Server:
+    """`luna serve` in a child process, as a user would run it."""
+
+    def __init__(self, database_url: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items()
+               if k != "OPENAI_API_KEY" and not k.startswith("LUNA_")}
+        env.update({
+            "LUNA_DATABASE_URL": database_url, "LUNA_PUBLIC_URL": self.base,
+            "LUNA_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "LUNA_BRAIN_MODE": "local_only",
+            "LUNA_LOG_LEVEL": "WARNING", "LUNA_ENV": "dev",
+        })
+        luna = Path(sys.executable).with_name("luna")
+        self.proc = subprocess.Popen(
+            [str(luna), "serve", "--port", str(self.port), "--no-migrate"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError as exc:
+                if self.proc.poll() is not None:
+                    detail = self.proc.stderr.read() if self.proc.stderr else "it exited"
+                    raise RuntimeError(f"luna serve died: {detail}") from exc
+                if time.monotonic() > deadline:
+                    raise RuntimeError("luna serve did not start in 60 s") from exc
+                await asyncio.sleep(0.1)
+            else:
+                writer.close()
+                return
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client: the load generator must cost less than the server."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, signature: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class Run:
+    backend: str
+    senders: int
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    errors: int
+    slow: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        xs = sorted(self.latencies_ms)
+        return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def prepared(settings: Settings, count: int, senders: int, offset: int) -> list[list[
+    tuple[bytes, str]
+]]:
+    """Every request signed before the clock starts, split among the senders."""
+    per_sender: list[list[tuple[bytes, str]]] = [[] for _ in range(senders)]
+    for n in range(count):
+        who = n % senders
+        text = TEXTS[(n // senders) % len(TEXTS)].format(n=offset + n)
+        form, headers = signed_request(settings, phone(who), text, new_message_sid())
+        per_sender[who].append((urlencode(form).encode(), headers["X-Twilio-Signature"]))
+    return per_sender
+
+
+async def load(
+    port: int, work: list[list[tuple[bytes, str]]]
+) -> tuple[float, list[float], int, int]:
+    latencies: list[float] = []
+    errors = slow = 0
+    kinds: Counter[str] = Counter()
+
+    async def sender(items: list[tuple[bytes, str]]) -> None:
+        nonlocal errors, slow
+        conn = Connection(port)
+        try:
+            for body, signature in items:
+                started = time.perf_counter()
+                status, reply = await conn.post(INCOMING_PATH, body, signature)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status != 200:
+                    errors += 1
+                    kinds[f"HTTP {status}"] += 1
+                elif b"<Message>" not in reply:
+                    # Empty TwiML: the turn missed its budget and its reply went via the port.
+                    slow += 1
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender(items) for items in work))
+    if kinds:
+        print(f"  errors with {len(work)} senders: {dict(kinds)}")
+    return time.perf_counter() - started, latencies, errors, slow
+
+
+async def bench_backend(
+    backend: str, url: str, requests: int, concurrency: list[int]
+) -> tuple[list[Run], tuple[Counter[str], Counter[str]]]:
+    await reset_and_seed(url, max(concurrency))
+    settings = load_settings(env="dev", twilio_auth_token=AUTH_TOKEN, database_url=url)
+    server = Server(url)
+    runs: list[Run] = []
+    try:
+        await server.wait_ready()
+        settings = load_settings(env="dev", twilio_auth_token=AUTH_TOKEN, database_url=url,
+                                 public_url=server.base)
+        offset = 0
+        await load(server.port, prepared(settings, WARM_UP, min(4, max(concurrency)), offset))
+        offset += WARM_UP
+        for senders in concurrency:
+            work = prepared(settings, requests, senders, offset)
+            offset += requests
+            seconds, latencies, errors, slow = await load(server.port, work)
+            runs.append(Run(backend, senders, requests, seconds, latencies, errors, slow))
+    finally:
+        server.stop()
+    return runs, await handled_by(url)
+
+
+def table(runs: list[Run]) -> str:
+    rows = [("database", "senders", "requests", "errors", "slow path", "msg/s", "p50 ms",
+             "p90 ms", "p99 ms", "max ms")]
+    for r in runs:
+        rows.append((r.backend, str(r.senders), str(r.requests), str(r.errors), str(r.slow),
+                     f"{r.rate:.0f}", f"{statistics.median(r.latencies_ms):.1f}",
+                     f"{r.pct(0.90):.1f}", f"{r.pct(0.99):.1f}", f"{max(r.latencies_ms):.1f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=500, help="per concurrency level")
+    parser.add_argument("--senders", default="1,50", help="comma-separated concurrency levels")
+    args = parser.parse_args()
+    concurrency = [int(x) for x in args.senders.split(",") if x.strip()]
+    backends = []
+    with tempfile.TemporaryDirectory() as tmp:
+        backends.append(("sqlite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"))
+        if pg := os.environ.get("LUNA_BENCH_DATABASE_URL"):
+            backends.append(("postgresql", load_settings(database_url=pg).database_url))
+        runs: list[Run] = []
+        for name, url in backends:
+            got, handled = await bench_backend(name, url, args.requests, concurrency)
+            runs.extend(got)
+            by, missed = handled
+            share = by.get("local", 0) / max(1, sum(by.values()))
+            print(f"{name}: {sum(by.values())} turns recorded, "
+                  f"{share:.0%} answered by the local grammar {dict(by)}")
+            if missed:
+                print(f"  not local: {dict(missed.most_common(5))}")
+    print(f"\nSigned SMS webhooks, local grammar, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(table(runs))
+    sqlite_top = [r for r in runs if r.backend == "sqlite" and r.senders == max(concurrency)]
+    if sqlite_top:
+        r = sqlite_top[0]
+        ok = r.rate >= 200 and r.pct(0.99) <= 100 and r.errors == 0 and r.slow == 0
+        print(f"\ntarget (SQLite, {r.senders} senders: ≥ 200 msg/s at p99 ≤ 100 ms): "
+              f"{'met' if ok else 'NOT met'}")
+    return 0 if all(r.errors == 0 for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
