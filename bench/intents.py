@@ -88,6 +88,8 @@ async def latency(
             out = await brain.handle(ctx, registry, case.text)
             t["e2e"].append((time.perf_counter() - started) * 1000)
             t["e2e_cpu"].append((time.process_time() - cpu) * 1000)
+            first = out.actions[0].tool if out and out.actions else "(no tool)"
+            t.setdefault(f"tool:{first}", []).append(t["e2e_cpu"][-1])
             if out is None:
                 outcomes["passed to the LLM"] += 1
             elif not out.actions:
@@ -126,6 +128,10 @@ async def main(rounds: int, show_misses: bool) -> None:
         print(f"{name:<28} {statistics.median(values):>7.2f} {pct(values, 0.99):>7.2f} "
               f"{max(values):>7.2f}")
     print(f"{'brain start-up (warm-up)':<28} {warm_ms:>7.0f}")
+    slowest = sorted(((statistics.median(v), k[5:]) for k, v in times.items()
+                      if k.startswith("tool:")), reverse=True)[:5]
+    print("slowest by first tool, median CPU ms of handle: "
+          + ", ".join(f"{name} {ms:.1f}" for ms, name in slowest))
     print()
     print("outcomes: " + ", ".join(f"{k}: {v}" for k, v in outcomes.most_common()))
     wall, cpu = pct(times["e2e"], 0.99), pct(times["e2e_cpu"], 0.99)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import sys
@@ -27,6 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import structlog
 from sqlalchemy import select
 
 from luna.config import load_settings
@@ -176,6 +178,7 @@ async def main() -> None:
     parser.add_argument("--worker-members", type=int, default=10_000)
     parser.add_argument("--skip-planning", action="store_true")
     args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     pg = os.environ.get("LUNA_BENCH_DATABASE_URL")
     pg_url = load_settings(database_url=pg).database_url if pg else None
     if not args.skip_planning:

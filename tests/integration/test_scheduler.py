@@ -8,14 +8,15 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from luna.channels.app import create_app
-from luna.config import Settings, load_settings
-from luna.db.models import Base, Household, MemberSchedule, Message, Nudge
+from luna.config import SchedulerSettings, Settings, load_settings
+from luna.db.models import Base, Household, MemberSchedule, Message, Nudge, UsageRecord
 from luna.db.schedule_tracking import STALE
 from luna.scheduler.due import Quiet
 from luna.scheduler.runner import InProcessScheduler, Scheduler
@@ -218,6 +219,29 @@ async def test_two_schedulers_ticking_at_once_send_each_nudge_once(
     assert len(sent) == len(await outbox(services)) == 2 * 5  # Maya, Ben, three cousins
 
 
+async def test_a_send_that_failed_before_reaching_the_provider_is_retried_once_more(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = scheduler.content.render
+    failures = []
+
+    async def flaky(c: Any, member: Any) -> Any:
+        if c.member_id == people.maya and not failures:
+            failures.append(c.key)
+            raise ConnectionError("database went away")
+        return await real(c, member)
+
+    monkeypatch.setattr(scheduler.content, "render", flaky)
+    await run(scheduler, clock, DAY_START, DAY_START + timedelta(hours=7, minutes=10))
+    maya = [n for n in await nudges(services) if n.member_id == people.maya]
+    assert [(n.kind, n.status, n.detail.get("attempts")) for n in maya] == [
+        ("morning_briefing", "sent", 1),
+    ]
+    assert maya[0].sent_at == datetime(2026, 3, 4, 12, 2, tzinfo=UTC)
+    assert len([m for m in await outbox(services) if m.to_member_ids == [people.maya]]) == 1
+
+
 async def test_after_downtime_a_briefing_under_30_minutes_late_goes_out(
     services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
 ) -> None:
@@ -355,6 +379,55 @@ async def test_the_app_runs_the_scheduler_in_process_on_sqlite(tmp_path: Path) -
             assert isinstance(loop, InProcessScheduler) is enabled
             if loop is not None:
                 await asyncio.sleep(0.05)
+
+
+class FakeWriter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def write(self, member: Any, facts: str) -> tuple[str, float]:
+        self.calls += 1
+        return f"LLM briefing for {member.name}: {facts[:40]}", 0.3
+
+
+async def test_llm_briefings_stop_at_the_members_monthly_cap(
+    services: Services, people: People, clock: FrozenClock
+) -> None:
+    settings = load_settings(env="test", database_url=services.db.url,
+                             scheduler=SchedulerSettings(llm_monthly_cap_usd=0.5))
+    writer = FakeWriter()
+    scheduler = Scheduler(services, settings, writer=writer)
+    await services.members.update(people.actor(people.maya), people.maya, {
+        "preferences": {"evening_checkin": None}})
+    for day in range(3):
+        start = DAY_START + timedelta(days=day, hours=6, minutes=50)
+        await run(scheduler, clock, start, start + timedelta(minutes=20),
+                  step=timedelta(minutes=5))
+    texts = [m.body for m in await outbox(services) if m.to_member_ids == [people.maya]]
+    assert [t.startswith("LLM briefing for Maya") for t in texts] == [True, True, False]
+    assert texts[2].startswith("Good morning, Maya!")
+    async with services.db.read() as s:
+        spent = await s.scalar(select(func.sum(UsageRecord.cost_usd)).where(
+            UsageRecord.member_id == people.maya, UsageRecord.kind == "briefing_llm"))
+    assert spent == pytest.approx(0.6)
+
+
+async def test_the_llm_writer_prices_what_the_model_used() -> None:
+    from luna.brain.llm import ModelReply
+    from luna.brain.types import Usage
+    from luna.config import Prices
+    from luna.scheduler.llm_writer import LlmBriefingWriter
+
+    class Model:
+        async def complete(self, messages: Any, tools: Any) -> ModelReply:
+            assert "Maya" in messages[0]["content"] and tools == []
+            return ModelReply("Morning Maya! Dentist at 2.", (),
+                              Usage(input_tokens=1000, output_tokens=100))
+
+    member = type("M", (), {"name": "Maya"})()
+    text, cost = await LlmBriefingWriter(Model(), Prices()).write(member, "Dentist at 2 PM")
+    assert text == "Morning Maya! Dentist at 2."
+    assert cost == pytest.approx((1000 * 0.15 + 100 * 0.6) / 1_000_000)
 
 
 def test_quiet_hours_default_is_half_past_nine_to_seven() -> None:

@@ -62,3 +62,37 @@ async def test_a_tick_run_twice_by_two_workers_sends_nothing_twice(
         sim.stop_workers(procs)
     verdict = await sim.verify(pg, pop)
     assert verdict.problems == []
+
+
+def test_worker_cron_and_connection_string() -> None:
+    from luna.scheduler.workers import conninfo, cron_for
+
+    assert cron_for(15) == "* * * * * */15"
+    assert cron_for(60) == "* * * * *"
+    assert conninfo("postgresql+asyncpg://u@h:5432/db") == "postgresql://u@h:5432/db"
+    with pytest.raises(ValueError):
+        conninfo("sqlite+aiosqlite:///x.db")
+
+
+def test_the_periodic_tick_is_registered_unless_time_is_simulated() -> None:
+    from luna.config import SchedulerSettings, load_settings
+    from luna.scheduler.workers import PLAN, TICK, WorkerRuntime, build_app
+
+    url = "postgresql://postgres@127.0.0.1:5432/unused"
+    for clock, periodic in (("system", True), ("job", False)):
+        settings = load_settings(env="test", database_url=url,
+                                 scheduler=SchedulerSettings(clock=clock))  # type: ignore[arg-type]
+        app = build_app(settings, WorkerRuntime(settings))
+        assert {TICK, PLAN} <= set(app.tasks)
+        assert bool(app.periodic_registry.periodic_tasks) is periodic
+
+
+def test_luna_worker_refuses_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from luna.cli import app
+
+    monkeypatch.setenv("LUNA_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 2 and "needs PostgreSQL" in result.output
+    assert "--no-scheduler" in CliRunner().invoke(app, ["serve", "--help"]).output

@@ -349,6 +349,9 @@ async def test_a_failing_turn_apologises_once_and_is_not_run_again(
     assert len(brain.inputs) == 1
     stored = await SmsInbox(services.db, services.clock).get(sid)
     assert stored is not None and stored.status == "failed"
+    [turn] = await sms_interactions(client, family)
+    assert turn["metadata"]["handled_by"] == "error"
+    assert turn["assistant_response"] == keywords.TROUBLE
 
 
 # --- fast and slow ------------------------------------------------------------------------------

@@ -367,3 +367,12 @@ def test_rules_are_tunable() -> None:
     rules = Rules(catchup=timedelta(minutes=5))
     p = plan(member(), utc(2026, 3, 4, 12, 6), since=utc(2026, 3, 4, 11), rules=rules)
     assert [n.action for n in p.nudges] == ["skip"]
+
+
+def test_a_nudge_left_for_retry_is_planned_again_while_it_is_fresh() -> None:
+    key = "m1:morning_briefing:2026-03-04"
+    m = member(sent={key: Sent("retry", utc(2026, 3, 4, 12))})
+    again = plan(m, utc(2026, 3, 4, 12, 1), since=utc(2026, 3, 4, 12))
+    assert [(n.key, n.action, n.retry) for n in again.nudges] == [(key, "send", True)]
+    stale = plan(m, utc(2026, 3, 4, 12, 45), since=utc(2026, 3, 4, 12))
+    assert [(n.action, n.retry) for n in stale.nudges] == [("skip", True)]

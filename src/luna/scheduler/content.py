@@ -177,7 +177,7 @@ class Content:
             return "task removed"
         if task.status not in ("pending", "in_progress"):
             return "task done"
-        if task.due_at is None or task.due_at.astimezone(dt.UTC) != _task_due(c):
+        if task.due_at is None or _minute(task.due_at) != _task_due(c):
             return "task rescheduled"
         due = clock_text(task.due_at, member.timezone)
         if c.kind == "deadline":
@@ -210,8 +210,8 @@ class Content:
     async def _within_cap(self, member: MemberOut) -> bool:
         if self.monthly_cap_usd <= 0:
             return False
-        now = self.services.clock.now()
-        start, end = month_bounds(now.year, now.month, member.timezone)
+        local = self.services.clock.now().astimezone(zone(member.timezone))
+        start, end = month_bounds(local.year, local.month, member.timezone)
         spent = await self.store.spent(member.id, LLM_USAGE_KIND, start, end)
         return spent < self.monthly_cap_usd
 
@@ -221,3 +221,6 @@ def _task_due(c: Claimed) -> dt.datetime:
     stamp = c.key.split(":")[3]
     return dt.datetime.strptime(stamp, "%Y%m%dT%H%MZ").replace(tzinfo=dt.UTC)
 
+
+def _minute(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(second=0, microsecond=0)

@@ -15,11 +15,14 @@ import structlog
 
 from luna.errors import LunaError
 from luna.scheduler.content import LLM_USAGE_KIND, Content, Outreach
+from luna.scheduler.due import RETRY
 from luna.scheduler.store import Claimed, Outcome, ScheduleStore
 from luna.services.access import ADMIN
 from luna.services.container import Services
 
 log = structlog.get_logger(__name__)
+
+MAX_ATTEMPTS = 3
 
 DELIVERED = {"sent": "sent", "outbox": "sent", "suppressed": "suppressed", "no_phone": "failed"}
 """OutboundSms delivery states → nudge status (the outbox counts as sent: it is the provider
@@ -67,10 +70,15 @@ class Dispatcher:
 
         outcomes = await asyncio.gather(*(one(c) for c in claimed))
         await self.store.finish(outcomes)
+        again = sorted({c.member_id for c, o in zip(claimed, outcomes, strict=True)
+                        if o.status == RETRY})
+        if again:
+            await self.store.mark_stale(again)
         return Counter(o.status for o in outcomes)
 
     async def send(self, c: Claimed) -> Outcome:
         """Render and send one nudge; what became of it."""
+        handed = False
         try:
             member = await self.services.members.get(ADMIN, c.member_id)
             out = await self.content.render(c, member)
@@ -78,6 +86,7 @@ class Dispatcher:
                 return await self._finish(c, "skipped", {"reason": out})
             if member.sms_opt_out:
                 return await self._finish(c, "suppressed", {"reason": "sms opt-out"})
+            handed = True
             if c.channel == "call" and out.purpose:
                 placed = await self._call(c, out)
                 if placed is not None:
@@ -98,9 +107,13 @@ class Dispatcher:
                 )
             return await self._finish(c, status, detail)
         except Exception as exc:
-            # One member's broken data must not stop everyone else's nudges.
-            log.exception("nudge_send_failed", key=c.key)
-            return await self._finish(c, "failed", {"error": type(exc).__name__})
+            # One member's broken data must not stop everyone else's nudges. Nothing reached a
+            # provider yet (a database hiccup while writing it): it may be tried again.
+            log.exception("nudge_send_failed", key=c.key, handed=handed)
+            attempts = int(c.detail.get("attempts", 0)) + 1
+            status = RETRY if not handed and attempts < MAX_ATTEMPTS else "failed"
+            return await self._finish(c, status, {"error": type(exc).__name__,
+                                                  "attempts": attempts})
 
     async def _call(self, c: Claimed, out: Outreach) -> Outcome | None:
         """The call's status, or None when it could not be placed and a text goes instead."""

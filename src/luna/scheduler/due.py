@@ -27,6 +27,9 @@ Action = Literal["send", "skip", "suppress"]
 
 STATUS: dict[Action, str] = {"send": "pending", "skip": "skipped", "suppress": "suppressed"}
 """The status a claimed key starts with; "pending" becomes "sent" or "failed" once dispatched."""
+RETRY = "retry"
+"""A claimed nudge whose send failed before anything was handed to a provider: it is planned
+again (and re-claimed atomically) while it is still within the catch-up window."""
 ESCALATES = frozenset({"pending", "sent", "failed"})
 """A critical step that went out (or tried to) lets the next one follow if nobody answers."""
 
@@ -135,6 +138,8 @@ class Due:
     reason: str | None = None
     items: tuple[tuple[str, int], ...] = ()
     """For the overdue digest: ("task" | "chore", id) of what it is about."""
+    retry: bool = False
+    """The key exists with status "retry": re-claim it rather than insert it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,14 +374,16 @@ def plan(
     nudges: list[Due] = []
     candidates = _candidates(m, days, rules, sent)
     for c in candidates:
-        if c.key in sent or c.due_at > now:
+        prior = sent.get(c.key)
+        retry = prior is not None and prior.status == RETRY
+        if (prior is not None and not retry) or c.due_at > now:
             continue
         catchup = moved and _travel_catchup(m, c, now)
-        if c.due_at <= floor and not catchup:
+        if c.due_at <= floor and not (catchup or retry):
             continue
         action, reason = _decide(m, c, now, rules, catchup)
         nudges.append(Due(c.kind, c.key, c.channel, c.due_at, action, c.local_date, c.ref,
-                          c.step, reason, c.items))
+                          c.step, reason, c.items, retry))
         sent[c.key] = Sent(STATUS[action], now)
     upcoming = [c.due_at for c in candidates if c.key not in sent and c.due_at > now]
     if any(n.kind == "critical" for n in nudges):

@@ -47,6 +47,7 @@ from luna.domain.habits import (
 )
 from luna.domain.localday import DEFAULT_DAY_START, combine_local, local_date, parse_hhmm, zone
 from luna.scheduler.due import (
+    RETRY,
     STATUS,
     Channel,
     ChoreSlot,
@@ -65,7 +66,7 @@ from luna.services.tasks import OPEN_STATUSES
 
 log = structlog.get_logger(__name__)
 
-RETRY = dt.timedelta(hours=1)
+REPLAN_LATER = dt.timedelta(hours=1)
 """A member whose data cannot be planned (a broken timezone) is looked at again this much later."""
 
 
@@ -219,7 +220,7 @@ class ScheduleStore:
                     p = plan(state, now, since=since, previous_tz=previous_tz, rules=self.rules)
                 except ValueError:
                     log.exception("schedule_plan_failed", member_id=member_id)
-                    changes.append({"m": member_id, "next_fire_at": now + RETRY,
+                    changes.append({"m": member_id, "next_fire_at": now + REPLAN_LATER,
                                     "planned_through": since, "timezone": previous_tz})
                     continue
                 decided.extend((household_id, d) for d in p.nudges)
@@ -244,21 +245,34 @@ class ScheduleStore:
             }
             for hid, d in decided
         ]
-        stmt = self._insert().on_conflict_do_nothing(index_elements=["key"]).returning(
-            Nudge.id, Nudge.key
-        )
-        won = {key: nid for nid, key in (await s.execute(stmt, values)).all()}
+        fresh = [v for v, (_, d) in zip(values, decided, strict=True) if not d.retry]
+        won: dict[str, tuple[int, dict[str, Any]]] = {}
+        if fresh:
+            stmt = self._insert().on_conflict_do_nothing(index_elements=["key"]).returning(
+                Nudge.id, Nudge.key
+            )
+            won = {key: (nid, {}) for nid, key in (await s.execute(stmt, fresh)).all()}
+        for v, (_, d) in zip(values, decided, strict=True):
+            if d.retry:
+                # Only one planner can move a row out of "retry": the claim is the UPDATE.
+                row = (await s.execute(
+                    update(Nudge).where(Nudge.key == d.key, Nudge.status == RETRY)
+                    .values(status=v["status"]).returning(Nudge.id, Nudge.detail)
+                )).first()
+                if row is not None:
+                    won[d.key] = (row[0], dict(row[1] or {}))
         out: list[Claimed] = []
         for hid, d in decided:
-            nid = won.get(d.key)
-            if nid is None:
+            claim = won.get(d.key)
+            if claim is None:
                 log.info("nudge_claimed_elsewhere", key=d.key)
                 continue
+            nid, before = claim
             if d.action != "send":
                 log.info("nudge_not_sent", key=d.key, action=d.action, reason=d.reason)
                 continue
             out.append(Claimed(nid, d.key, hid, _member_of(d.key), d.kind, d.channel, d.due_at,
-                               d.local_date, d.ref, d.step, d.items, _detail(d)))
+                               d.local_date, d.ref, d.step, d.items, {**before, **_detail(d)}))
         return out
 
     async def finish(self, outcomes: Sequence[Outcome]) -> None:

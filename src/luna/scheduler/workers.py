@@ -94,7 +94,9 @@ def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procr
     """The procrastinate app; with a `runtime`, its tasks run the scheduler (a worker), without
     one it can only defer jobs (tests, benches)."""
     app = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=conninfo(settings.database_url)),
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo(settings.database_url), min_size=1, max_size=4,
+        ),
     )
 
     @app.task(name=TICK, queue=QUEUE)

@@ -282,7 +282,9 @@ def start_workers(
     """`n` real `luna worker` processes living on the jobs' simulated clock."""
     env = {
         **os.environ, "LUNA_DATABASE_URL": database_url, "LUNA_SCHEDULER_CLOCK": "job",
-        "LUNA_ENV": "test", "LUNA_LOG_LEVEL": "WARNING", **(extra_env or {}),
+        "LUNA_ENV": "test", "LUNA_LOG_LEVEL": "WARNING",
+        # A shared test server has only so many connections; four sends at a time each is plenty.
+        "LUNA_SCHEDULER_SEND_CONCURRENCY": "4", **(extra_env or {}),
     }
     env.pop("OPENAI_API_KEY", None)
     procs = []

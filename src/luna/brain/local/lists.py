@@ -29,7 +29,6 @@ GROUPS: dict[str, str] = {
     "the parents": "@adults",
 }
 MONEY_UNITS = ("dollars", "dollar", "bucks", "usd", "$")
-_RESERVED = re.compile(r"[()\[\]{}<>|@]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +126,7 @@ class HouseholdLists:
 Part = tuple[dict[str, SlotList], dict[str, list[tuple[str, str]]]]
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _member_part(ms: tuple[MemberRef, ...]) -> Part:
     pairs = _member_pairs(ms)
     lists: dict[str, SlotList] = {
@@ -137,7 +136,7 @@ def _member_part(ms: tuple[MemberRef, ...]) -> Part:
     return lists, {"member": pairs}
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _chore_part(cs: tuple[ChoreRef, ...]) -> Part:
     said = [(a, c.title) for c in cs for a in words.item_aliases(c.title)]
     done = [(a, c.title) for c in cs for a in words.done_aliases(c.title)]
@@ -145,7 +144,7 @@ def _chore_part(cs: tuple[ChoreRef, ...]) -> Part:
         "chore": [*said, *done]}
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _habit_part(hs: tuple[HabitRef, ...]) -> Part:
     said = [(a, h.name) for h in hs for a in words.habit_aliases(h.name)]
     done = [(a, h.name) for h in hs for a in words.habit_done_aliases(h.name)]
@@ -153,7 +152,7 @@ def _habit_part(hs: tuple[HabitRef, ...]) -> Part:
         "habit": [*said, *done]}
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _task_part(ts: tuple[TaskRef, ...]) -> Part:
     said = [(a, t.title) for t in ts for a in words.item_aliases(t.title)]
     done = [(a, t.title) for t in ts for a in words.done_aliases(t.title)]
@@ -161,7 +160,7 @@ def _task_part(ts: tuple[TaskRef, ...]) -> Part:
         "task": [*said, *done]}
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def _goal_part(gs: tuple[GoalRef, ...]) -> Part:
     names, units, done = _goal_pairs(gs)
     lists: dict[str, SlotList] = {
@@ -212,8 +211,8 @@ def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _slot(name: str, pairs: Iterable[tuple[str, Any]]) -> TextSlotList:
-    clean = [(a, v) for a, v in pairs if not _RESERVED.search(a)]
-    return TextSlotList.from_tuples(clean, allow_template=False, name=name)
+    # Taken literally: a title with brackets in it ("Call mom (urgent)") is not a template.
+    return TextSlotList.from_tuples(list(pairs), allow_template=False, name=name)
 
 
 # --- reading the household through the services -----------------------------------------------

@@ -47,7 +47,7 @@ _DONE_SLOTS = {"chore_done": "chore", "task_done": "task", "habit_done": "habit"
                "goal_done": "goal"}
 _NOT_AN_INTEREST_START = frozenset({
     "it", "that", "this", "you", "him", "her", "them", "those", "these", "your", "how", "when",
-    "what", "me", "us", "my", "our", "his", "their", "it's", "that's", "being", "when",
+    "what", "me", "us", "my", "our", "his", "their", "it's", "that's", "being",
 })
 _NOT_INTERESTS = frozenset({
     "it", "that", "this", "you", "them", "him", "her", "me", "the idea", "that idea", "this idea",

@@ -22,7 +22,7 @@ from luna.channels.sms.keywords import Keyword
 from luna.channels.sms_text import fit_reply, segment_count
 from luna.config import Settings
 from luna.domain.phones import mask_phone
-from luna.errors import InvalidInput
+from luna.errors import InvalidInput, LunaError
 from luna.outbound.sms import OutboundSms
 from luna.services.access import ADMIN, Actor
 from luna.services.container import Services
@@ -157,6 +157,7 @@ class SmsChannel:
         except Exception:
             log.exception("sms_turn_failed", sid=sms.sid, member_id=member.id)
             status, reply = "failed", keywords.TROUBLE
+            interaction_id = await self._record_failure(member, sms, reply)
         if not turn.late:
             turn.decided = True
             try:
@@ -176,6 +177,18 @@ class SmsChannel:
             await self._finish(member, sms, "failed", reply, None, interaction_id, sent=False)
             return
         await self._finish(member, sms, status, reply, "rest", interaction_id)
+
+    async def _record_failure(self, member: MemberOut, sms: InboundSms, reply: str) -> int | None:
+        """The turn broke before converse() could record it; the text still gets its row."""
+        try:
+            row = await self.services.interactions.record(
+                member.household_id, member.id, "sms", "inbound", sms.body, reply,
+                metadata={"handled_by": "error"}, twilio_sid=sms.sid,
+            )
+        except LunaError as exc:
+            log.warning("sms_failure_not_recorded", sid=sms.sid, detail=exc.detail)
+            return None
+        return row.id
 
     async def _finish(
         self, member: MemberOut, sms: InboundSms, status: InboundStatus, reply: str,
