@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from luna.config import load_settings
 from luna.db.engine import Database
@@ -123,7 +123,8 @@ async def bench_dispatch(scheduler: Scheduler, db: Database, n: int) -> None:
     """Send `n` claimed nudges through the outbox, as the tick would after planning."""
     async with db.read() as s:
         rows = list(await s.scalars(
-            select(Nudge).where(Nudge.status == "pending").order_by(Nudge.due_at).limit(n)
+            # A sample of what a day sends: briefings, reflections, reminders, alerts, digests.
+            select(Nudge).where(Nudge.status == "pending").order_by(func.random()).limit(n)
         ))
     claimed = [Claimed(r.id, r.key, r.household_id, r.member_id, r.kind,  # type: ignore[arg-type]
                        r.channel, r.due_at, r.local_date, r.ref_id,  # type: ignore[arg-type]

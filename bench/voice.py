@@ -3,10 +3,11 @@ Realtime (its own process), all on 127.0.0.1.
 
     .venv/bin/python bench/voice.py [--calls 1,50,100,200] [--seed 7]
 
-Each call: the incoming webhook (signed; it pre-warms the Realtime socket), the signed stream,
-a 2.5 s greeting that the caller interrupts at a random moment, a 1.5 s answer heard to the end,
-then Twilio's stop. Printed per N: CPU-ms of the Luna process per call-second, its peak RSS,
-first audio (server's first delta → caller's first media frame) p50/p99, interruption
+Each call (~13 s): the incoming webhook (signed; it pre-warms the Realtime socket), the signed
+stream, a 2.5 s greeting that the caller interrupts at a random moment, a 1.5 s answer heard to
+the end, a second question and a 3 s answer, two seconds of silence, then Twilio's stop.
+Printed per N: CPU-ms of the Luna process per call-second (and per call), its peak RSS, first
+audio (server's first delta → caller's first media frame) p50/p99, interruption
 (server's speech_started → caller receives clear) p50/p99, truncate error (audio_end_ms against
 the audio the caller had actually played at the clear) p50/p95, and failed calls.
 Targets at 100 calls (2 cores): none failed, first audio p99 ≤ 20 ms, interruption p99 ≤ 20 ms,
@@ -24,7 +25,6 @@ import random
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +45,7 @@ ACCOUNT = "AC" + "b" * 32
 PHONE = "+15550142001"
 GREETING_MS = 2500
 ANSWER_MS = 1500
+LONG_MS = 3000
 CALL_TIMEOUT_S = 40.0
 
 
@@ -57,7 +58,9 @@ def _free_port() -> int:
 # -- the fake OpenAI Realtime process ---------------------------------------------------------
 
 def _script(session: FakeSession, n: int) -> Step:
-    return Say("Hi, this is Luna. " * 3, GREETING_MS) if n == 0 else Say("Sure.", ANSWER_MS)
+    if n == 0:
+        return Say("Hi, this is Luna. " * 3, GREETING_MS)
+    return Say("Sure.", ANSWER_MS) if n == 1 else Say("Here is the longer answer.", LONG_MS)
 
 
 def _realtime_process(conn: Connection, port_box: Any) -> None:
@@ -97,15 +100,13 @@ from luna.channels.app import create_app
 from luna.config import load_settings
 s = load_settings()
 profile = os.environ.get("LUNA_BENCH_PROFILE")
-if profile:
-    import cProfile
+if profile:  # the bench's measured window only: SIGUSR1 starts, SIGUSR2 stops and dumps
+    import cProfile, signal
     prof = cProfile.Profile()
-    prof.enable()
+    signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
+    signal.signal(signal.SIGUSR2, lambda *_: (prof.disable(), prof.dump_stats(profile)))
 uvicorn.run(create_app(s), host="127.0.0.1", port=s.port, log_level="warning",
             ws="websockets-sansio", access_log=False, ws_max_size=1 << 20)
-if profile:
-    prof.disable()
-    prof.dump_stats(profile)
 """
 
 
@@ -173,7 +174,7 @@ async def _one_call(http: httpx.AsyncClient, port: int, tag: int, delay: float,
                 return out
             params = dict(re.findall(r'<Parameter name="([^"]+)" value="([^"]*)"', r.text))
             call = FakeTwilioCall(stream.group(1), TOKEN, stream.group(1), params,
-                                  call_sid=call_sid, tag=tag)
+                                  call_sid=call_sid, tag=tag, poll_s=0.05)
             c = call
             await c.__aenter__()
             await c.wait_for(lambda: c.played_ms() >= barge_ms, within=CALL_TIMEOUT_S)
@@ -181,7 +182,12 @@ async def _one_call(http: httpx.AsyncClient, port: int, tag: int, delay: float,
             await c.wait_for(lambda: c.clears, within=10)
             await c.wait_for(lambda: c.bytes_since(c.clears[0].at) >= ANSWER_MS * 8, within=15)
             await c.wait_for(lambda: not c.playing, within=10)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(1.0)
+            heard = c.media_bytes
+            c.talk(500)
+            await c.wait_for(lambda: c.media_bytes - heard >= LONG_MS * 8, within=15)
+            await c.wait_for(lambda: not c.playing, within=10)
+            await asyncio.sleep(2.0)
             await c.stop()
             out.first_media = c.first_media_at
             out.clear_at, out.played_at_clear = c.clears[0].at, c.clears[0].played_ms
@@ -210,7 +216,7 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
     port_box = ctx.Value("i", 0)
     fake = ctx.Process(target=_realtime_process, args=(child, port_box), daemon=True)
     fake.start()
-    while not port_box.value:
+    while not port_box.value:  # noqa: ASYNC110 - a value set by another process
         await asyncio.sleep(0.02)
     port = _free_port()
     env = {**os.environ, "LUNA_DATABASE_URL": db_url, "LUNA_PORT": str(port),
@@ -221,7 +227,7 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
            "LUNA_ENV": "test"}
     script = tmp / "luna_server.py"
     script.write_text(LUNA)
-    luna = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp,
+    luna = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp,  # noqa: ASYNC220
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=400)) as http:
@@ -232,9 +238,24 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError("Luna did not start")
+            # One call first, unmeasured: a server that has been up a while is warm.
+            warm = await _one_call(http, port, 0xFFF, 0, 500)
+            if not warm.ok:
+                raise RuntimeError(f"the warm-up call failed: {warm.why}")
+            # ... and done with its start-up work (the grammar brain loads in the background).
+            for _ in range(40):
+                before = _cpu_ms(luna.pid)
+                await asyncio.sleep(0.5)
+                if _cpu_ms(luna.pid) - before < 5:
+                    break
             rss = _rss_mb(luna.pid)
-            spread = min(3.0, 0.02 * n)
+            spread = min(6.0, 0.05 * n)
+            profiling = bool(os.environ.get("LUNA_BENCH_PROFILE"))
+            if profiling:
+                luna.send_signal(signal.SIGUSR1)
             cpu0, t0 = _cpu_ms(luna.pid), time.monotonic()
+            assert fake.pid is not None
+            fake0, self0 = _cpu_ms(fake.pid), _cpu_ms(os.getpid())
             tasks = [asyncio.create_task(_one_call(http, port, k + 1, rng.uniform(0, spread),
                                                    rng.uniform(300, 1800)))
                      for k in range(n)]
@@ -245,6 +266,11 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
             await asyncio.sleep(0.5)  # the calls' records are written after the stop
             cpu = _cpu_ms(luna.pid) - cpu0
             wall = time.monotonic() - t0
+            others = ((_cpu_ms(fake.pid) - fake0) / wall / 10, (_cpu_ms(os.getpid()) - self0)
+                      / wall / 10)
+            if profiling:
+                luna.send_signal(signal.SIGUSR2)
+                await asyncio.sleep(1)
         parent.send("stop")
         server = parent.recv()
     finally:
@@ -266,17 +292,22 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
         trunc.append(abs(s["truncate"][0] - o.played_at_clear))
     call_seconds = sum(o.seconds for o in outcomes)
     return {"n": n, "cpu_per_call_s": cpu / call_seconds if call_seconds else 0.0,
+            "cpu_per_call": cpu / n,
             "cpu_ms": cpu, "wall_s": wall, "rss_mb": rss, "first": first,
             "interrupt": interrupt, "trunc": trunc, "failed": failed,
-            "problems": server["problems"]}
+            "problems": server["problems"], "luna_core": cpu / wall / 10, "others": others}
 
 
 def _report(r: dict[str, Any]) -> None:
-    print(f"N={r['n']:>3}  CPU {r['cpu_per_call_s']:.2f} ms/call-s  RSS {r['rss_mb']:.0f} MB  "
+    print(f"N={r['n']:>3}  CPU {r['cpu_per_call_s']:.2f} ms/call-s "
+          f"({r['cpu_per_call']:.0f} ms/call)  RSS {r['rss_mb']:.0f} MB  "
           f"first audio p50/p99 {_pct(r['first'], 50):.1f}/{_pct(r['first'], 99):.1f} ms  "
           f"interruption p50/p99 {_pct(r['interrupt'], 50):.1f}/{_pct(r['interrupt'], 99):.1f} ms  "
           f"truncate err p50/p95 {_pct(r['trunc'], 50):.1f}/{_pct(r['trunc'], 95):.1f} ms  "
-          f"failed {len(r['failed'])}  (wall {r['wall_s']:.1f} s)", flush=True)
+          f"failed {len(r['failed'])}  (wall {r['wall_s']:.1f} s; CPU %: Luna "
+          f"{r['luna_core']:.0f}, fake Realtime {r['others'][0]:.0f}, "
+          f"callers {r['others'][1]:.0f})",
+          flush=True)
     if r["failed"]:
         print("   failures:", "; ".join(sorted(set(r["failed"]))[:5]))
     if r["problems"]:

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from luna.channels.app import create_app
 from luna.config import SchedulerSettings, Settings, load_settings
@@ -345,6 +345,16 @@ async def test_what_changes_a_members_day_marks_them_for_planning(
     for mid in (people.maya, people.ava, people.kim):
         assert await fire_at(mid) == STALE
     assert await fire_at(people.ben) == STALE  # own zone, but the same household row
+
+
+async def test_members_added_behind_the_orms_back_get_a_schedule_row(
+    services: Services, people: People, scheduler: Scheduler
+) -> None:
+    async with services.db.transaction() as s:
+        await s.execute(delete(MemberSchedule).where(MemberSchedule.member_id == people.ben))
+    assert await scheduler.store.ensure_rows() == 1
+    assert await scheduler.store.ensure_rows() == 0
+    assert await scheduler.store.due_count(DAY_START) == 4
 
 
 async def test_moving_east_before_the_briefing_still_brings_it_once(

@@ -28,7 +28,7 @@ from luna.channels.sms.signature import sign
 from luna.channels.sms_text import segment_count
 from luna.config import Settings, load_settings
 from luna.errors import Upstream
-from luna.outbound.sms import OutboundSms, SentSms
+from luna.outbound.sms import OutboundSms, OutboxSmsSender, SentSms
 from luna.services.access import ADMIN
 from luna.services.container import Services
 from luna.services.sms_inbox import SmsInbox
@@ -640,3 +640,15 @@ async def test_a_late_reply_is_not_sent_to_a_member_who_texted_stop_meanwhile(
     assert len(brain.inputs) == 1 and outbox == []
     stored = await SmsInbox(services.db, services.clock).get(sid)
     assert stored is not None and stored.reply_via is None and stored.status == "replied"
+
+
+async def test_in_development_the_outbox_prints_each_sms_with_the_phone_masked(
+    services: Services, family: Family, settings: Settings
+) -> None:
+    outbound = OutboundSms(services, OutboxSmsSender(services, echo=True), settings)
+    with capture_logs() as logs:
+        delivery = await outbound.send_to_member(family.adult_id, "Water the plants", "test")
+    assert delivery.status == "outbox"
+    [printed] = [e for e in logs if e["event"] == "sms_outbox"]
+    assert printed["to"] == "+1••••••0001" and printed["body"] == "Water the plants"
+    assert ADULT not in repr(logs)

@@ -109,3 +109,19 @@ def test_cached_tokens_are_billed_once_at_the_cached_rate() -> None:
     got = sum(rows[k][1] for k in ("realtime_text_input", "realtime_cached_text_input",
                                    "realtime_audio_input", "realtime_cached_audio_input"))
     assert abs(got - expected) < 1e-9
+
+
+def test_audio_between_marks_joins_one_chunk_closed_by_the_next_mark() -> None:
+    t = PlaybackTracker()
+    assert t.on_audio("a", 0, 400, now_ms=0, mark=False) is None
+    assert t.on_audio("a", 0, 400, now_ms=5, mark=False) is None
+    assert t.unmarked_ms == 100
+    name = t.mark()
+    assert name == "0:1" and t.unmarked_ms == 0 and t.mark() is None
+    assert t.truncate_point(60) == ("a", 0, 60)
+    assert t.on_mark(name, now_ms=100) and t.idle
+    # A new item closes the open chunk of the previous one.
+    t.on_audio("a", 0, 80, now_ms=200, mark=False)
+    t.on_audio("b", 0, 80, now_ms=201, mark=False)
+    assert t.mark() == "0:3"
+    assert t.on_mark("0:2", now_ms=210) and t.playing() == ("b", 0)

@@ -6,8 +6,6 @@ tokens and their cost), and every successful write as an ActionLog row for "undo
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from typing import Any, Protocol, cast
@@ -16,9 +14,10 @@ import structlog
 
 from luna.brain.agents import LUNA, build_agents
 from luna.brain.llm import ChatLoop, ChatModel, LoopResult, OnAction, OpenAIChatModel
+from luna.brain.local.engine import LocalBrain, LocalOutcome
 from luna.brain.persona import member_context
 from luna.brain.recording import TurnRegistry
-from luna.brain.types import Action, ConversationInput, ConversationResult, Usage
+from luna.brain.types import ConversationInput, ConversationResult, Usage
 from luna.config import BrainMode, Settings
 from luna.errors import LunaError, Upstream
 from luna.services.container import Services
@@ -46,34 +45,18 @@ UPSTREAM_REPLY = (
 )
 
 
-class LocalOutcome(Protocol):
-    """What `luna.brain.local.engine.LocalOutcome` offers (that module may load lazily)."""
-
-    @property
-    def reply(self) -> str: ...
-    @property
-    def actions(self) -> Sequence[Action]: ...
-    @property
-    def intent(self) -> str: ...
-
-
 class LocalEngine(Protocol):
+    """The grammar brain's seam, so a test can hand in another engine."""
+
     async def handle(
         self, ctx: ToolContext, registry: Registry, text: str
     ) -> LocalOutcome | None: ...
 
 
 @cache
-def shared_local_brain() -> LocalEngine | None:
+def shared_local_brain() -> LocalBrain:
     """The grammar brain, built once per process (it loads its grammar and warms dateparser)."""
-    try:
-        module = importlib.import_module("luna.brain.local.engine")
-    except ImportError:
-        # TEMPORARY while the grammar helper lands its engine: treat it as "no local match".
-        log.warning("local_brain_missing")
-        return None
-    engine: LocalEngine = module.LocalBrain()
-    return engine
+    return LocalBrain()
 
 
 class Brain:
@@ -106,7 +89,7 @@ class Brain:
         return self._chat_model
 
     @property
-    def local(self) -> LocalEngine | None:
+    def local(self) -> LocalEngine:
         return self._local if self._local is not None else shared_local_brain()
 
     async def aclose(self) -> None:
@@ -138,11 +121,8 @@ class Brain:
     async def _local_turn(
         self, ctx: ToolContext, tools: TurnRegistry, text: str
     ) -> LocalOutcome | None:
-        engine = self.local
-        if engine is None:
-            return None
         try:
-            return await engine.handle(ctx, tools, text)
+            return await self.local.handle(ctx, tools, text)
         except Exception:
             # A grammar bug must not cost the member an answer; the LLM or fallback still can.
             log.exception("local_brain_failed")

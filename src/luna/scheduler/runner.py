@@ -108,15 +108,16 @@ class Scheduler:
         self, now: datetime | None = None, *, batch_size: int | None = None,
         max_batches: int | None = None,
     ) -> TickStats:
-        """Plan and send everything due at `now`, batch by batch, until nothing due is left
-        (or what is left is locked by another worker)."""
-        now = now or self.clock.now()
+        """Plan and send everything due, batch by batch, until nothing due is left (or what
+        is left is locked by another worker). Without `now`, each batch reads the clock: a busy
+        minute can take a while to send, and quiet hours are judged when a batch is planned."""
         size = batch_size or self.batch_size
         total = TickStats()
         batches = 0
         while max_batches is None or batches < max_batches:
             started = time.perf_counter()
-            result = await self.store.plan_batch(now, size)
+            at = now or self.clock.now()
+            result = await self.store.plan_batch(at, size)
             planned = time.perf_counter()
             outcomes = await self.dispatcher.send_all(result.claimed)
             total.add(TickStats(result.members, result.decided, len(result.claimed), outcomes,
@@ -125,7 +126,8 @@ class Scheduler:
             if result.members < size:
                 break
         if total.members:
-            log.info("scheduler_tick", at=now.isoformat(), members=total.members,
+            log.info("scheduler_tick", at=(now or self.clock.now()).isoformat(),
+                     members=total.members,
                      nudges=total.decided, sent=total.outcomes.get("sent", 0),
                      plan_ms=round(total.plan_s * 1000, 1))
         return total

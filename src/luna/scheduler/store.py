@@ -166,7 +166,8 @@ class ScheduleStore:
         return self.db.dialect == "postgresql"
 
     def _insert(self) -> Any:
-        return (postgresql.insert if self._pg else sqlite.insert)(Nudge)
+        # Core, not the ORM entity: the ORM's bulk INSERT ... RETURNING is far slower here.
+        return (postgresql.insert if self._pg else sqlite.insert)(_NUDGES)
 
     async def ensure_rows(self) -> int:
         """A schedule row for every member (ones added before the scheduler, or in bulk)."""
@@ -189,10 +190,6 @@ class ScheduleStore:
             )
             return int(n or 0)
 
-    async def next_fire(self) -> dt.datetime | None:
-        async with self.db.read() as s:
-            return await s.scalar(select(func.min(MemberSchedule.next_fire_at)))
-
     async def plan_batch(self, now: dt.datetime, limit: int) -> BatchResult:
         """Plan up to `limit` due members and claim their nudges, in one transaction."""
         async with self.db.transaction() as s:
@@ -208,7 +205,9 @@ class ScheduleStore:
             rows = (await s.execute(q)).all()
             if not rows:
                 return BatchResult(0, [], 0)
-            states = await load_states(s, [r.member_id for r in rows], now, self.rules)
+            oldest = min((r.planned_through or now for r in rows), default=now)
+            states = await load_states(s, [r.member_id for r in rows], now, self.rules,
+                                       since=oldest)
             decided: list[tuple[int, Due]] = []
             changes: list[dict[str, Any]] = []
             for member_id, since, previous_tz in rows:
@@ -249,7 +248,7 @@ class ScheduleStore:
         won: dict[str, tuple[int, dict[str, Any]]] = {}
         if fresh:
             stmt = self._insert().on_conflict_do_nothing(index_elements=["key"]).returning(
-                Nudge.id, Nudge.key
+                _NUDGES.c.id, _NUDGES.c.key
             )
             won = {key: (nid, {}) for nid, key in (await s.execute(stmt, fresh)).all()}
         for v, (_, d) in zip(values, decided, strict=True):
@@ -353,7 +352,8 @@ def _detail(d: Due) -> dict[str, Any]:
 
 
 async def load_states(
-    s: AsyncSession, member_ids: Sequence[int], now: dt.datetime, rules: Rules
+    s: AsyncSession, member_ids: Sequence[int], now: dt.datetime, rules: Rules,
+    since: dt.datetime | None = None,
 ) -> dict[int, tuple[int, MemberState]]:
     """Everything the planner needs for these members, in a few queries for the whole batch
     (plain column rows: a batch of full ORM objects would cost more than the planning)."""
@@ -369,7 +369,10 @@ async def load_states(
     for mid, hid, mtz, raw, _out, _phone, htz in members:
         owners[mid] = (_zone_or(mtz, htz), _preferences(raw))
         household_tz[hid] = htz
-    habits = await _habits(s, ids, now, owners)
+    # The planner looks back to the oldest `since` (bounded by the lookback), a day earlier
+    # for reminders before day_start, and ahead to tomorrow.
+    back = min((now - (since or now)), rules.lookback).days + 2
+    habits = await _habits(s, ids, now, owners, back)
     tasks: dict[int, list[TaskSlot]] = defaultdict(list)
     task_rows = await s.execute(
         select(Task.id, Task.member_id, Task.title, Task.due_at, Task.created_at, Task.critical)
@@ -439,7 +442,8 @@ def _zone_or(tz: str | None, fallback: str) -> str:
 
 
 async def _habits(
-    s: AsyncSession, ids: list[int], now: dt.datetime, owners: dict[int, tuple[str, Preferences]]
+    s: AsyncSession, ids: list[int], now: dt.datetime, owners: dict[int, tuple[str, Preferences]],
+    back: int,
 ) -> dict[int, list[HabitSlot]]:
     rows = (await s.execute(
         select(Habit.id, Habit.member_id, Habit.name, Habit.reminder_time, Habit.created_at,
@@ -472,7 +476,7 @@ async def _habits(
             log.warning("schedule_bad_habit", habit_id=h.id)
             continue
         logs = entries.get(h.id, [])
-        days = [today + dt.timedelta(days=i) for i in range(-3, 3)]
+        days = [today + dt.timedelta(days=i) for i in range(-back, 2)]
         # "Due" ignores the day's own log, so a logged day shows as suppressed, not as absent.
         due = frozenset(d for d in days if is_due(rule, d, [e for e in logs if e.day != d],
                                                    pauses))

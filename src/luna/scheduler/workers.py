@@ -78,9 +78,11 @@ class WorkerRuntime:
                                        settings=settings)
         self.scheduler = Scheduler(self.services, settings)
 
-    def now_for(self, timestamp: int | float) -> datetime:
+    def now_for(self, timestamp: int | float) -> datetime | None:
+        """The instant a job runs at: its own when simulated, else None (the clock, read
+        afresh for each batch)."""
         if not self.simulated:
-            return self.services.clock.now()
+            return None
         at = datetime.fromtimestamp(timestamp, UTC)
         self.job_clock.set(at)
         return at
@@ -103,7 +105,7 @@ def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procr
     async def tick(timestamp: int) -> dict[str, Any]:
         assert runtime is not None, "a deferring-only app cannot run jobs"
         now = runtime.now_for(timestamp)
-        due = await runtime.scheduler.store.due_count(now)
+        due = await runtime.scheduler.store.due_count(now or runtime.services.clock.now())
         # Spread a busy minute over the workers: each helper takes small batches, so that
         # whichever workers pick the jobs up share the members between them (SKIP LOCKED).
         batch = min(runtime.scheduler.batch_size, FANOUT_BATCH)

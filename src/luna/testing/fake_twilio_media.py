@@ -102,6 +102,9 @@ class FakeTwilioCall:
     tag: int | None = None
     """Stamped into silent frames so a fake server can tell which call it hears (the bench)."""
     start_delay_s: float = 0.0
+    poll_s: float = 0.005
+    """How often wait_for() looks (a bench with hundreds of callers looks less often; what
+    it measures is stamped when it happens, not when it is noticed)."""
 
     ws: ClientConnection | None = None
     media_bytes: int = 0
@@ -296,7 +299,7 @@ class FakeTwilioCall:
                 return value
             if time.monotonic() > deadline:
                 raise TimeoutError("fake Twilio: condition not met in time")
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(self.poll_s)
 
     async def closed(self, within: float = 5.0) -> None:
         assert self.ws is not None

@@ -29,7 +29,14 @@ from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from starlette.websockets import WebSocket
 
-from luna.brain.agents import LUNA, Agent, agent_realtime_session, build_agents, handoff_target
+from luna.brain.agents import (
+    LUNA,
+    Agent,
+    agent_instructions,
+    agent_realtime_session,
+    build_agents,
+    handoff_target,
+)
 from luna.brain.persona import member_context
 from luna.brain.recording import TurnRegistry, action_from
 from luna.brain.types import Action, ConversationInput, ConversationResult
@@ -58,9 +65,12 @@ HANG_UP_TOOL: dict[str, Any] = {
     ),
     "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
 }
-INPUT_FRAMES = 2
-"""Twilio's 20 ms frames per input_audio_buffer.append: 40 ms halves the sends at no cost in
-turn-taking (server VAD works on 10s of ms anyway)."""
+INPUT_FRAMES = 3
+"""Twilio's 20 ms frames per input_audio_buffer.append: 60 ms cuts the sends by two thirds and
+delays speech detection by at most 40 ms (the agents SDK's Twilio example buffers 50 ms)."""
+MARK_EVERY_MS = 200
+"""A mark per ~200 ms of audio (and at the end of each response), however OpenAI chunks its
+deltas: the tracker extrapolates between marks, so more marks would buy no accuracy."""
 START_TIMEOUT_S = 10.0
 OPEN_ATTEMPTS = 3
 OPEN_TIMEOUT_S = 5.0
@@ -103,6 +113,7 @@ class VoiceHub:
         self.services = services
         self.registry = registry
         self.agents: dict[str, Agent] = build_agents(registry)
+        self._tools: dict[str, tuple[dict[str, Any], ...]] = {}
         self.control = control or CallControl(settings)
         self.outbound = OutboundCalls(settings, services, self.control)
         self._converse = converse
@@ -164,15 +175,18 @@ class VoiceHub:
         return CallParty(member, direction, purpose, "\n\n".join(parts))
 
     def session_config(self, party: CallParty, agent: str = LUNA) -> rt.SessionConfig:
-        spec = agent_realtime_session(
-            self.agents[agent], self.registry, channel="voice", context=party.context,
-            agents=self.agents,
-        )
+        tools = self._tools.get(agent)
+        if tools is None:
+            # Rendering an agent's tools builds schemas: once per agent, not once per call.
+            spec = agent_realtime_session(self.agents[agent], self.registry, channel="voice",
+                                          agents=self.agents)
+            tools = self._tools[agent] = (*spec["tools"], HANG_UP_TOOL)
         s = self.settings
         return rt.SessionConfig(
             model=s.realtime_model, voice=s.realtime_voice,
             transcription_model=s.realtime_transcription_model,
-            instructions=spec["instructions"], tools=(*spec["tools"], HANG_UP_TOOL),
+            instructions=agent_instructions(self.agents[agent], "voice", party.context),
+            tools=tools,
         )
 
     async def prepare(self, member: MemberOut, direction: str, purpose: str | None) -> Prepared:
@@ -333,6 +347,7 @@ class CallSession:
         self._rollover_task: asyncio.Task[None] | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "response.output_audio.delta": self._on_audio_delta,
+            "response.output_audio.done": self._on_audio_done,
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.committed": self._on_committed,
             "response.created": self._on_response_created,
@@ -587,10 +602,20 @@ class CallSession:
         turn.audio_ms += n / 8
         if ev.get("response_id") in self._muted or not n:
             return
-        mark = self.tracker.on_audio(item_id, int(ev.get("content_index") or 0), n, _ms())
-        sid = self.stream_sid
-        await self._to_twilio(encode_media(sid, delta))
-        await self._to_twilio(encode_mark(sid, mark))
+        tracker = self.tracker
+        tracker.on_audio(item_id, int(ev.get("content_index") or 0), n, _ms(), mark=False)
+        await self._to_twilio(encode_media(self.stream_sid, delta))
+        if tracker.unmarked_ms >= MARK_EVERY_MS:
+            await self._mark()
+
+    async def _mark(self) -> None:
+        name = self.tracker.mark()
+        if name is not None:
+            await self._to_twilio(encode_mark(self.stream_sid, name))
+
+    async def _on_audio_done(self, ev: dict[str, Any]) -> None:
+        if ev.get("response_id") not in self._muted:
+            await self._mark()
 
     async def _on_speech_started(self, ev: dict[str, Any]) -> None:
         now = _ms()
@@ -639,6 +664,7 @@ class CallSession:
         response = ev.get("response") or {}
         self.tally.add_response(response.get("usage"))
         self._active = None
+        await self._mark()
         if self._unanswered:
             await self._request_response()
         self._poke()

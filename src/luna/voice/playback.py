@@ -22,7 +22,8 @@ ItemKey = tuple[str, int]
 
 @dataclass(slots=True)
 class _Chunk:
-    seq: int
+    seq: int | None
+    """None while the chunk is still open: audio sent, its mark not yet."""
     item: ItemKey
     end: int
     """Byte offset in its item just after this chunk."""
@@ -54,17 +55,42 @@ class PlaybackTracker:
         """True when every chunk sent has been confirmed played (or discarded)."""
         return not self._pending
 
-    def on_audio(self, item_id: str, content_index: int, nbytes: int, now_ms: float) -> str:
-        """Record a chunk sent to Twilio; returns the name of the mark to send right after it."""
+    @property
+    def unmarked_ms(self) -> float:
+        """Audio sent since the last mark."""
+        last = self._pending[-1] if self._pending else None
+        return last.size / self.bytes_per_ms if last is not None and last.seq is None else 0.0
+
+    def on_audio(self, item_id: str, content_index: int, nbytes: int, now_ms: float,
+                 *, mark: bool = True) -> str | None:
+        """Record audio sent to Twilio; returns the name of the mark to send right after it, or
+        None when `mark` is False (the audio joins the chunk the next mark will close)."""
         key = (item_id, content_index)
         item = self._items.get(key)
         if item is None:
             item = self._items[key] = _Item()
         item.received += nbytes
-        self._seq += 1
         if not self._pending:
             self._head_since = now_ms
-        self._pending.append(_Chunk(self._seq, key, item.received, nbytes, now_ms))
+        last = self._pending[-1] if self._pending else None
+        if last is not None and last.seq is None and last.item == key:
+            last.end, last.size = item.received, last.size + nbytes
+        else:
+            if last is not None and last.seq is None:
+                self._close(last)
+            self._pending.append(_Chunk(None, key, item.received, nbytes, now_ms))
+        return self.mark() if mark else None
+
+    def mark(self) -> str | None:
+        """Close the open chunk; the name of the mark to send for it (None: nothing open)."""
+        last = self._pending[-1] if self._pending else None
+        if last is None or last.seq is not None:
+            return None
+        return self._close(last)
+
+    def _close(self, chunk: _Chunk) -> str:
+        self._seq += 1
+        chunk.seq = self._seq
         return f"{self.generation}:{self._seq}"
 
     def on_mark(self, name: str, now_ms: float) -> bool:
@@ -75,7 +101,7 @@ class PlaybackTracker:
             return False
         seq = int(seq_text)
         matched = False
-        while self._pending and self._pending[0].seq <= seq:
+        while self._pending and self._pending[0].seq is not None and self._pending[0].seq <= seq:
             chunk = self._pending.popleft()
             self._items[chunk.item].played = chunk.end
             matched = True

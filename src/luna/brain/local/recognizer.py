@@ -126,11 +126,16 @@ class Recognizer:
             text, intents or self.intents, slot_lists=lists.slot_lists,
             intent_context={"speaker": speaker} if speaker else None,
         )
+        # A "last_resort" template ("add {rest}") only wins when nothing more specific does.
+        fallback: IntentMatch | None = None
         for result in results[:MAX_PARSES]:
             match = _interpret(result, text, lists)
-            if match is not None:
+            if match is None:
+                continue
+            if not (result.intent_metadata or {}).get("last_resort"):
                 return match
-        return None
+            fallback = fallback or match
+        return fallback
 
     def _checkin_clauses(
         self, text: str, lists: HouseholdLists, speaker: str | None

@@ -21,7 +21,10 @@ log = structlog.get_logger(__name__)
 
 
 def public_url(settings: Settings, path: str, query: str = "") -> str:
-    """The URL Twilio called: behind a proxy the request's own URL is not it."""
+    """The URL Twilio called: behind a proxy the request's own URL is not it.
+
+    LUNA_PUBLIC_URL is where Twilio reaches Luna, including any path prefix the proxy strips.
+    """
     url = settings.public_url.rstrip("/") + path
     return f"{url}?{query}" if query else url
 
