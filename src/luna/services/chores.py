@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Chore, ChoreCompletion, Household, Member
+from luna.db.models import Chore, ChoreCompletion, Member
 from luna.domain import recurrence
 from luna.domain.habits import WEEKDAY_NAMES
 from luna.domain.localday import local_now, parse_hhmm
@@ -25,6 +25,7 @@ from luna.domain.rotation import AssignmentMode, fairest, next_assignee
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, load_member, member_for_read, require_household
 from luna.services.matching import best_match
+from luna.services.zones import household_tz
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ScheduleKindName = Literal["once", "weekly", "every_n_days"]
@@ -223,9 +224,7 @@ def _household_id(actor: Actor) -> int:
 
 
 async def _household(s: AsyncSession, hid: int) -> tuple[str, dict[int, str]]:
-    tz = await s.scalar(select(Household.timezone).where(Household.id == hid))
-    if tz is None:
-        raise NotFound(f"household {hid} not found")
+    tz = await household_tz(s, hid)
     rows = await s.execute(select(Member.id, Member.name).where(Member.household_id == hid))
     return tz, {row[0]: row[1] for row in rows}
 

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.db.models import Household, Member
 from luna.errors import NotFound
 
+# A household's timezone is set when it is made and no API changes it, yet nearly every read
+# needs it; so it is remembered per database (engine), saving a query on most calls.
+_HOUSEHOLD_TZ: WeakKeyDictionary[Engine, dict[int, str]] = WeakKeyDictionary()
+
+
+def _memo(s: AsyncSession) -> dict[int, str] | None:
+    bind = s.bind
+    engine = getattr(bind, "sync_engine", None)
+    if not isinstance(engine, Engine):
+        return None
+    return _HOUSEHOLD_TZ.setdefault(engine, {})
+
 
 async def household_tz(s: AsyncSession, household_id: int) -> str:
+    memo = _memo(s)
+    if memo is not None and household_id in memo:
+        return memo[household_id]
     tz = await s.scalar(select(Household.timezone).where(Household.id == household_id))
     if tz is None:
         raise NotFound(f"household {household_id} not found")
+    if memo is not None:
+        memo[household_id] = tz
     return tz
+
+
+def forget_household_tz(s: AsyncSession, household_id: int) -> None:
+    """Call after changing a household's timezone (or deleting it)."""
+    memo = _memo(s)
+    if memo is not None:
+        memo.pop(household_id, None)
 
 
 async def member_tz(s: AsyncSession, m: Member) -> str:

@@ -15,7 +15,7 @@ from luna.tools.people import resolve_member
 
 
 async def _household_tz(ctx: ToolContext) -> str:
-    return (await ctx.services.members.household(ctx.actor, ctx.member.household_id)).timezone
+    return await ctx.services.calendar.household_tz(ctx.actor)
 
 
 async def _chore_id(ctx: ToolContext, chore: str) -> int:
