@@ -150,13 +150,13 @@ async def bench_workers(url: str, members: int, workers: int) -> None:
     db = await fresh(url)
     pop = await sim.populate(db, members, start=START)
     await sim.reset_jobs(url)
-    with tempfile.TemporaryDirectory() as logs:
-        procs = sim.start_workers(url, workers, log_dir=Path(logs))
-        try:
-            stats = await sim.drive(url, sim.ticks(START, pop.end, timedelta(minutes=15)),
-                                    procs=procs, timeout_s=3600)
-        finally:
-            sim.stop_workers(procs)
+    logs = Path(tempfile.mkdtemp(prefix="luna-bench-workers-"))
+    procs = sim.start_workers(url, workers, log_dir=logs)
+    try:
+        stats = await sim.drive(url, sim.ticks(START, pop.end, timedelta(minutes=15)),
+                                procs=procs, timeout_s=3600)
+    finally:
+        sim.stop_workers(procs)
     verdict = await sim.verify(db, pop)
     await db.dispose()
     print(f"\nPostgreSQL, {workers} `luna worker` processes, {members:,} members, 24 h "
@@ -166,6 +166,7 @@ async def bench_workers(url: str, members: int, workers: int) -> None:
           f"{verdict.sent / stats.wall_s:,.0f} sent/s")
     print(f"  exactly once, none in quiet hours, none to opted-out members: "
           f"{'OK' if not verdict.problems else verdict.problems[:5]}")
+    print(f"  worker logs: {logs}")
 
 
 async def main() -> None:

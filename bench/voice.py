@@ -164,6 +164,7 @@ async def _one_call(http: httpx.AsyncClient, port: int, tag: int, delay: float,
     form = {"CallSid": call_sid, "From": PHONE, "To": "+15559990000", "Direction": "inbound"}
     url = f"{public}/assistant/webhooks/voice/incoming"
     call: FakeTwilioCall | None = None
+    stage = "webhook"
     try:
         async with asyncio.timeout(CALL_TIMEOUT_S):
             r = await http.post(url, data=form,
@@ -176,14 +177,19 @@ async def _one_call(http: httpx.AsyncClient, port: int, tag: int, delay: float,
             call = FakeTwilioCall(stream.group(1), TOKEN, stream.group(1), params,
                                   call_sid=call_sid, tag=tag, poll_s=0.05)
             c = call
+            stage = "connect"
             await c.__aenter__()
+            stage = "greeting"
             await c.wait_for(lambda: c.played_ms() >= barge_ms, within=CALL_TIMEOUT_S)
+            stage = "barge-in"
             c.talk(500)
             await c.wait_for(lambda: c.clears, within=10)
+            stage = "answer"
             await c.wait_for(lambda: c.bytes_since(c.clears[0].at) >= ANSWER_MS * 8, within=15)
             await c.wait_for(lambda: not c.playing, within=10)
             await asyncio.sleep(1.0)
             heard = c.media_bytes
+            stage = "second answer"
             c.talk(500)
             await c.wait_for(lambda: c.media_bytes - heard >= LONG_MS * 8, within=15)
             await c.wait_for(lambda: not c.playing, within=10)
@@ -193,7 +199,7 @@ async def _one_call(http: httpx.AsyncClient, port: int, tag: int, delay: float,
             out.clear_at, out.played_at_clear = c.clears[0].at, c.clears[0].played_ms
             out.ok = True
     except Exception as exc:
-        out.why = f"{type(exc).__name__}: {exc}"[:120]
+        out.why = f"{type(exc).__name__} at {stage} after {time.monotonic() - began:.1f} s"
         if call is not None:
             await call.hang_up()
     out.seconds = time.monotonic() - began
@@ -227,8 +233,10 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
            "LUNA_ENV": "test"}
     script = tmp / "luna_server.py"
     script.write_text(LUNA)
+    log_path = Path(tempfile.gettempdir()) / f"luna-bench-{n}.log"
+    logs = log_path.open("w")
     luna = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp,  # noqa: ASYNC220
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=logs, stderr=subprocess.STDOUT)
     try:
         async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=400)) as http:
             for _ in range(300):
@@ -249,7 +257,7 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
                 if _cpu_ms(luna.pid) - before < 5:
                     break
             rss = _rss_mb(luna.pid)
-            spread = min(6.0, 0.05 * n)
+            spread = min(float(os.environ.get("LUNA_BENCH_SPREAD", "6")), 0.05 * n)
             profiling = bool(os.environ.get("LUNA_BENCH_PROFILE"))
             if profiling:
                 luna.send_signal(signal.SIGUSR1)
@@ -278,6 +286,9 @@ async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
         with contextlib.suppress(subprocess.TimeoutExpired):
             luna.wait(10)
         fake.terminate()
+        logs.close()
+        if os.environ.get("LUNA_BENCH_VERBOSE"):
+            print(f"   Luna's log: {log_path}")
     by_tag = {s["tag"]: s for s in server["sessions"] if s["tag"] is not None}
     first, interrupt, trunc, failed = [], [], [], []
     for o in outcomes:
@@ -309,7 +320,13 @@ def _report(r: dict[str, Any]) -> None:
           f"callers {r['others'][1]:.0f})",
           flush=True)
     if r["failed"]:
-        print("   failures:", "; ".join(sorted(set(r["failed"]))[:5]))
+        kinds: dict[str, int] = {}
+        for why in r["failed"]:
+            key = why.split(" after ")[0]
+            kinds[key] = kinds.get(key, 0) + 1
+        print("   failures:", "; ".join(f"{k} ×{v}" for k, v in sorted(kinds.items())))
+        if os.environ.get("LUNA_BENCH_VERBOSE"):
+            print("   ", r["failed"][:10])
     if r["problems"]:
         print("   protocol problems:", "; ".join(r["problems"][:5]))
 

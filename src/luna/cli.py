@@ -323,6 +323,8 @@ def serve(
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
         log_level=settings.log_level.lower(), ws="websockets-sansio",
+        # Twilio's media frames are a few hundred bytes; nothing needs uvicorn's 16 MiB default.
+        ws_max_size=max(1 << 20, settings.voice_max_message_bytes),
     )
 
 

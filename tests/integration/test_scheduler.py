@@ -347,6 +347,17 @@ async def test_what_changes_a_members_day_marks_them_for_planning(
     assert await fire_at(people.ben) == STALE  # own zone, but the same household row
 
 
+async def test_nudges_older_than_35_days_are_pruned(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    await run(scheduler, clock, DAY_START, DAY_START + timedelta(hours=8),
+              step=timedelta(minutes=30))
+    assert len(await nudges(services)) == 3
+    assert await scheduler.prune(DAY_START + timedelta(days=30)) == 0  # kept 35 days
+    assert await scheduler.prune(DAY_START + timedelta(days=36)) == 3
+    assert await nudges(services) == []
+
+
 async def test_members_added_behind_the_orms_back_get_a_schedule_row(
     services: Services, people: People, scheduler: Scheduler
 ) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -107,7 +107,8 @@ class Task(Base):
     completed_at: Mapped[datetime | None]
     source_channel: Mapped[str | None] = mapped_column(String(20))
     # Critical items escalate when unanswered: SMS, then a call, then a backup member.
-    critical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # "false" (not false()): autogenerate renders it as text both SQLite and PostgreSQL accept.
+    critical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -414,7 +415,10 @@ class Nudge(Base):
     whichever process, restart or retry gets there."""
 
     __tablename__ = "nudges"
-    __table_args__ = (Index("ix_nudges_member_due", "member_id", "due_at"),)
+    __table_args__ = (
+        Index("ix_nudges_member_due", "member_id", "due_at"),
+        Index("ix_nudges_due_at", "due_at"),  # pruning old rows
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)

@@ -29,6 +29,10 @@ from luna.services.container import Services
 
 log = structlog.get_logger(__name__)
 
+RETENTION = timedelta(days=35)
+"""How long decided nudges are kept (history and audit); the planner needs only a few days."""
+PRUNE_EVERY = timedelta(hours=1)
+
 
 def rules_from(s: SchedulerSettings) -> Rules:
     return Rules(
@@ -86,6 +90,7 @@ class Scheduler:
         self.settings = settings
         cfg = settings.scheduler
         self.batch_size = cfg.batch_size
+        self._pruned_at: datetime | None = None
         self.store = ScheduleStore(services.db, rules_from(cfg))
         if writer is None and cfg.llm_briefings and settings.llm_configured:
             from luna.scheduler.llm_writer import LlmBriefingWriter
@@ -132,6 +137,17 @@ class Scheduler:
                      plan_ms=round(total.plan_s * 1000, 1))
         return total
 
+    async def prune(self, now: datetime | None = None) -> int:
+        """At most hourly per process: drop nudges older than the retention (the ticks call it)."""
+        now = now or self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        removed = await self.store.prune(now - RETENTION)
+        if removed:
+            log.info("nudges_pruned", removed=removed)
+        return removed
+
     async def aclose(self) -> None:
         for port, owned in ((self.dispatcher.sms, self._owns_sms), (self.dispatcher.calls, True)):
             close = getattr(port, "aclose", None) if owned else None
@@ -151,11 +167,16 @@ class InProcessScheduler:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="luna-scheduler")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let a tick in progress finish (briefly), then stop; claimed keys keep it safe."""
         self._stop.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+            if not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self.scheduler.aclose()
 
     async def _loop(self) -> None:
@@ -167,6 +188,7 @@ class InProcessScheduler:
                     await self.scheduler.store.ensure_rows()
                     ready = True
                 await self.scheduler.tick()
+                await self.scheduler.prune()
             except Exception:
                 # A failed tick is retried at the next one; the keys keep that harmless.
                 log.exception("scheduler_tick_failed")

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, func, literal, select, update
+from sqlalchemy import Table, bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -327,6 +327,18 @@ class ScheduleStore:
         async with self.db.transaction() as s:
             s.add(UsageRecord(household_id=household_id, member_id=member_id, kind=kind,
                               quantity=quantity, unit=unit, cost_usd=cost_usd, created_at=at))
+
+    async def prune(self, before: dt.datetime, chunk: int = 5000) -> int:
+        """Forget nudges due before `before` (their keys are long out of the planner's reach)."""
+        removed = 0
+        while True:
+            async with self.db.transaction() as s:
+                ids = select(Nudge.id).where(Nudge.due_at < before).limit(chunk)
+                result = await s.execute(delete(Nudge).where(Nudge.id.in_(ids.scalar_subquery())))
+                n = int(getattr(result, "rowcount", 0) or 0)
+            removed += n
+            if n < chunk:
+                return removed
 
     async def mark_stale(self, member_ids: Sequence[int]) -> None:
         async with self.db.transaction() as s:

@@ -113,6 +113,7 @@ def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procr
         for _ in range(max(0, helpers)):
             await plan.defer_async(timestamp=timestamp)
         stats = await runtime.scheduler.tick(now, batch_size=batch)
+        await runtime.scheduler.prune(now)
         return {"due": due, "members": stats.members, "sent": stats.outcomes.get("sent", 0)}
 
     @app.task(name=PLAN, queue=QUEUE)

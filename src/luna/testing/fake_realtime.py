@@ -537,7 +537,7 @@ class FakeRealtimeServer:
     async def __aenter__(self) -> FakeRealtimeServer:
         self._server = await serve(
             self._handle, "127.0.0.1", 0, process_request=self._admit, compression=None,
-            max_size=16 * 1024 * 1024, ping_interval=None,
+            max_size=16 * 1024 * 1024, ping_interval=None, backlog=2048,
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]

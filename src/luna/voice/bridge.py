@@ -71,6 +71,8 @@ delays speech detection by at most 40 ms (the agents SDK's Twilio example buffer
 MARK_EVERY_MS = 200
 """A mark per ~200 ms of audio (and at the end of each response), however OpenAI chunks its
 deltas: the tracker extrapolates between marks, so more marks would buy no accuracy."""
+BRIEFING_CONCURRENCY = 4
+PREWARM_WAIT_S = 12.0
 START_TIMEOUT_S = 10.0
 OPEN_ATTEMPTS = 3
 OPEN_TIMEOUT_S = 5.0
@@ -114,6 +116,7 @@ class VoiceHub:
         self.registry = registry
         self.agents: dict[str, Agent] = build_agents(registry)
         self._tools: dict[str, tuple[dict[str, Any], ...]] = {}
+        self._briefing_gate = asyncio.Semaphore(BRIEFING_CONCURRENCY)
         self.control = control or CallControl(settings)
         self.outbound = OutboundCalls(settings, services, self.control)
         self._converse = converse
@@ -157,22 +160,31 @@ class VoiceHub:
 
     async def party(self, member: MemberOut, direction: str, purpose: str | None) -> CallParty:
         svc = self.services
-        ctx = ToolContext(services=svc, member=member, channel="voice")
+        actor = ToolContext(services=svc, member=member, channel="voice").actor
         try:
             recent = await svc.interactions.recent_summary(member.id, limit=6)
         except LunaError:
             recent = []
         try:
-            today = await svc.checkins.today(ctx.actor, member.id)
+            today = await svc.checkins.today(actor, member.id)
         except LunaError:
             today = None
         parts = [member_context(member, recent, today, now=svc.clock.now()), call_context(
             member, direction, purpose)]
-        briefing = await self.registry.invoke("get_daily_briefing", ctx, {})
-        if briefing.ok:
-            parts.append("Today's briefing (JSON, for you, not to read out):\n"
-                         + json.dumps(briefing.data, default=str, separators=(",", ":")))
         return CallParty(member, direction, purpose, "\n\n".join(parts))
+
+    async def briefing(self, member: MemberOut) -> str | None:
+        """Today's briefing as a note for the model. It comes after the greeting has started,
+        so the first words never wait on the day's two dozen queries."""
+        ctx = ToolContext(services=self.services, member=member, channel="voice")
+        # A burst of calls must not queue the next callers' greetings (and the webhooks' own
+        # lookups) behind two dozen reads each.
+        async with self._briefing_gate:
+            res = await self.registry.invoke("get_daily_briefing", ctx, {})
+        if not res.ok:
+            return None
+        return ("Today's briefing for the member (JSON, for you, not to read out): "
+                + json.dumps(res.data, default=str, separators=(",", ":")))
 
     def session_config(self, party: CallParty, agent: str = LUNA) -> rt.SessionConfig:
         tools = self._tools.get(agent)
@@ -230,7 +242,7 @@ class VoiceHub:
         if task is None:
             return None
         try:
-            return await asyncio.wait_for(asyncio.shield(task), OPEN_TIMEOUT_S)
+            return await asyncio.wait_for(asyncio.shield(task), PREWARM_WAIT_S)
         except Exception as exc:
             log.warning("prewarm_failed", call_sid=call_sid, error=type(exc).__name__)
             self._own(asyncio.ensure_future(_discard(task)))
@@ -330,6 +342,7 @@ class CallSession:
         self.oversized = 0
         self.dtmf: list[str] = []
         self.interaction_id: int | None = None
+        self.briefing: str | None = None
         self._t0 = 0.0
         self._ending = asyncio.Event()
         self._quiet = asyncio.Event()
@@ -489,8 +502,18 @@ class CallSession:
         self.party, self.cfg, self.conn = prepared.party, prepared.cfg, prepared.conn
         await self._request_response()
         assert self._tg is not None
+        self._tg.create_task(self._brief(member))
         self._rollover_task = self._tg.create_task(self._rollover())
         await self._read_loop()
+
+    async def _brief(self, member: MemberOut) -> None:
+        try:
+            self.briefing = await self.hub.briefing(member)
+        except Exception:
+            log.exception("briefing_failed", call_sid=self.call_sid)
+            return
+        if self.briefing:
+            await self._send(rt.message("system", self.briefing))
 
     async def _open_fresh(
         self, member: MemberOut, direction: str, purpose: str | None
@@ -802,6 +825,8 @@ class CallSession:
         assert self.party is not None
         self.cfg = self.hub.session_config(self.party, self.agent)
         await conn.send_raw(rt.dumps(rt.session_update(self.cfg, with_voice=True)))
+        if self.briefing:
+            await conn.send_raw(rt.dumps(rt.message("system", self.briefing)))
         if self.actions:
             done = "; ".join(f"{a.tool}({json.dumps(a.arguments)}) -> {'ok' if a.ok else a.error}"
                              for a in self.actions[-10:])

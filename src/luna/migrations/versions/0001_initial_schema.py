@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-12-01 20:08:46.820161
+Revises: (none)
+Create Date: 2026-12-01 22:03:50.269316
 """
 
 from __future__ import annotations
@@ -31,6 +31,26 @@ def upgrade() -> None:
         sa.Column("created_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_households")),
     )
+    op.create_table(
+        "event_tombstones",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("external_uid", sa.String(length=255), nullable=False),
+        sa.Column("external_etag", sa.String(length=255), nullable=True),
+        sa.Column("deleted_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.id"],
+            name=op.f("fk_event_tombstones_household_id_households"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_tombstones")),
+    )
+    with op.batch_alter_table("event_tombstones", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_event_tombstones_household_id"), ["household_id"], unique=False
+        )
+
     op.create_table(
         "members",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -199,6 +219,9 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("external_uid", sa.String(length=255), nullable=True),
+        sa.Column("external_etag", sa.String(length=255), nullable=True),
+        sa.Column("synced_at", luna.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by"],
             ["members.id"],
@@ -212,10 +235,39 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.UniqueConstraint("household_id", "external_uid", name=op.f("uq_events_household_id")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(
             "ix_events_household_start", ["household_id", "start_at"], unique=False
+        )
+
+    op.create_table(
+        "feed_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=True),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", luna.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.id"],
+            name=op.f("fk_feed_tokens_household_id_households"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_feed_tokens_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_feed_tokens_token_hash")),
+    )
+    with op.batch_alter_table("feed_tokens", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_feed_tokens_household_id"), ["household_id"], unique=False
         )
 
     op.create_table(
@@ -356,6 +408,25 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "member_schedules",
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("next_fire_at", luna.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("planned_through", luna.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_member_schedules_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("member_id", name=op.f("pk_member_schedules")),
+    )
+    with op.batch_alter_table("member_schedules", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_member_schedules_next_fire_at"), ["next_fire_at"], unique=False
+        )
+
+    op.create_table(
         "messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=False),
@@ -397,6 +468,40 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "nudges",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=160), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("channel", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("local_date", sa.Date(), nullable=False),
+        sa.Column("ref_id", sa.Integer(), nullable=True),
+        sa.Column("due_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", luna.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["households.id"],
+            name=op.f("fk_nudges_household_id_households"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_nudges_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_nudges")),
+        sa.UniqueConstraint("key", name=op.f("uq_nudges_key")),
+    )
+    with op.batch_alter_table("nudges", schema=None) as batch_op:
+        batch_op.create_index("ix_nudges_due_at", ["due_at"], unique=False)
+        batch_op.create_index("ix_nudges_member_due", ["member_id", "due_at"], unique=False)
+
+    op.create_table(
         "tasks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=False),
@@ -409,6 +514,7 @@ def upgrade() -> None:
         sa.Column("due_at", luna.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", luna.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("source_channel", sa.String(length=20), nullable=True),
+        sa.Column("critical", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("created_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", luna.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -562,10 +668,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_tasks_household_id"))
 
     op.drop_table("tasks")
+    with op.batch_alter_table("nudges", schema=None) as batch_op:
+        batch_op.drop_index("ix_nudges_member_due")
+        batch_op.drop_index("ix_nudges_due_at")
+
+    op.drop_table("nudges")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_household_created")
 
     op.drop_table("messages")
+    with op.batch_alter_table("member_schedules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_member_schedules_next_fire_at"))
+
+    op.drop_table("member_schedules")
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_index("ix_interactions_member_created")
         batch_op.drop_index(batch_op.f("ix_interactions_household_id"))
@@ -585,6 +700,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_goals_household_id"))
 
     op.drop_table("goals")
+    with op.batch_alter_table("feed_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_feed_tokens_household_id"))
+
+    op.drop_table("feed_tokens")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_household_start")
 
@@ -609,5 +728,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_members_household_id"))
 
     op.drop_table("members")
+    with op.batch_alter_table("event_tombstones", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_event_tombstones_household_id"))
+
+    op.drop_table("event_tombstones")
     op.drop_table("households")
     # ### end Alembic commands ###
