@@ -11,8 +11,9 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -24,7 +25,6 @@ from luna.services.habits import member_today
 
 SCORES = ("sleep_quality", "mood", "energy")
 MAX_EXERCISE_MINUTES = 24 * 60
-_ATTEMPTS = 3
 
 
 class CheckinOut(BaseModel):
@@ -94,15 +94,8 @@ class CheckinService:
             "sleep_quality": sleep_quality, "mood": mood, "energy": energy,
             "exercise_minutes": exercise_minutes, "notes": notes,
         })
-        for attempt in range(_ATTEMPTS):
-            try:
-                async with self.db.transaction() as s:
-                    return await self._merge(s, actor, member_id, day, values)
-            except IntegrityError:
-                # Another request inserted the same day first; the next round updates its row.
-                if attempt == _ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        async with self.db.transaction() as s:
+            return await self._merge(s, actor, member_id, day, values)
 
     async def _merge(
         self,
@@ -118,29 +111,26 @@ class CheckinService:
         on = today if day is None else day
         if on > today:
             raise InvalidInput("a check-in can't be recorded for a day that hasn't come yet")
-        # The merge happens inside one UPDATE so that concurrent check-ins of the same day
-        # cannot overwrite each other's fields or notes with a stale read.
-        merged: dict[str, Any] = {k: v for k, v in values.items() if k != "notes"}
+        # One INSERT ... ON CONFLICT DO UPDATE: concurrent check-ins of the same day merge
+        # atomically in the database, with no read-then-write window to lose a field in.
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        stmt = insert(DailyCheckIn).values(
+            household_id=m.household_id, member_id=m.id, local_date=on, updated_at=now, **values
+        )
+        merged: dict[str, Any] = {
+            k: stmt.excluded[k] for k in values if k != "notes"
+        }
         if "notes" in values:
             merged["notes"] = case(
-                (func.coalesce(DailyCheckIn.notes, "") == "", values["notes"]),
-                else_=DailyCheckIn.notes + "\n" + values["notes"],
+                (func.coalesce(DailyCheckIn.notes, "") == "", stmt.excluded.notes),
+                else_=DailyCheckIn.notes + "\n" + stmt.excluded.notes,
             )
         merged["updated_at"] = now
         await s.execute(
-            update(DailyCheckIn)
-            .where(DailyCheckIn.member_id == m.id, DailyCheckIn.local_date == on)
-            .values(**merged)
-            .execution_options(synchronize_session=False)
+            stmt.on_conflict_do_update(index_elements=["member_id", "local_date"], set_=merged)
         )
         row = await self._row(s, m.id, on)
-        if row is None:
-            row = DailyCheckIn(
-                household_id=m.household_id, member_id=m.id, local_date=on, updated_at=now,
-                **values,
-            )
-            s.add(row)
-            await s.flush()
+        assert row is not None
         return checkin_out(row)
 
     async def list(
