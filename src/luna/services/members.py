@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -356,15 +355,3 @@ def _clean_names(names: list[str]) -> list[str]:
         if n.strip():
             seen.setdefault(n.strip().lower(), n.strip())
     return list(seen.values())
-
-
-
-
-def effective_timezone(member: Member, household_tz: str) -> str:
-    return member.timezone or household_tz
-
-
-def parse_instant(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise InvalidInput("a time needs an offset, e.g. 2026-03-05T17:00:00-05:00")
-    return value
