@@ -11,6 +11,7 @@ occurrence, and since the key carries the local date, each date fires once whate
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -162,6 +163,21 @@ class _Candidate:
     items: tuple[tuple[str, int], ...] = ()
 
 
+# -- wall times ----------------------------------------------------------------------------------
+# Memoised: every member of a zone asks for the same few instants (07:00 today, midnight
+# tomorrow...), and converting them anew for each member was a good part of planning a batch.
+
+
+@functools.lru_cache(maxsize=65536)
+def _combine(day: date, at: time, tz: str) -> datetime:
+    return combine_local(day, at, tz)
+
+
+@functools.lru_cache(maxsize=65536)
+def _day_of(instant: datetime, tz: str, day_start: time) -> date:
+    return local_date(instant, tz, day_start)
+
+
 # -- keys ----------------------------------------------------------------------------------------
 
 
@@ -196,14 +212,14 @@ def _day_candidates(m: MemberState, day: date) -> Iterable[_Candidate]:
     # A check-in time is the member's own choice, so it may sit inside their quiet hours.
     if m.morning is not None:
         yield _Candidate("morning_briefing", day_key(m.member_id, "morning_briefing", day),
-                         _voice_or_sms(m), combine_local(day, m.morning, m.tz), day,
+                         _voice_or_sms(m), _combine(day, m.morning, m.tz), day,
                          exempt_quiet=True)
     if m.evening is not None:
         yield _Candidate("evening_reflection", day_key(m.member_id, "evening_reflection", day),
-                         _voice_or_sms(m), combine_local(day, m.evening, m.tz), day,
+                         _voice_or_sms(m), _combine(day, m.evening, m.tz), day,
                          exempt_quiet=True)
     for h in m.habits:
-        at = combine_local(day, h.reminder, m.tz)
+        at = _combine(day, h.reminder, m.tz)
         if _habit_day(m, at) not in h.due_days:
             continue
         if h.created_at > at:
@@ -214,7 +230,7 @@ def _day_candidates(m: MemberState, day: date) -> Iterable[_Candidate]:
 
 def _habit_day(m: MemberState, at: datetime) -> date:
     """The member's day a reminder belongs to: one at 01:00 is still the evening before."""
-    return local_date(at, m.tz, m.day_start)
+    return _day_of(at, m.tz, m.day_start)
 
 
 def _task_candidates(
@@ -270,7 +286,7 @@ def _after_quiet(m: MemberState, at: datetime) -> datetime:
     end_day = local.date()
     if m.quiet.start > m.quiet.end and local.time() >= m.quiet.start:
         end_day += timedelta(days=1)
-    return combine_local(end_day, m.quiet.end, m.tz)
+    return _combine(end_day, m.quiet.end, m.tz)
 
 
 def _digest_candidate(m: MemberState, day: date, rules: Rules) -> _Candidate | None:
@@ -278,15 +294,15 @@ def _digest_candidate(m: MemberState, day: date, rules: Rules) -> _Candidate | N
     daily digest time for what has been overdue since before the day began."""
     if not m.tasks and not m.chores:
         return None
-    start = combine_local(day, time(0), m.tz)
-    end = combine_local(day + timedelta(days=1), time(0), m.tz)
+    start = _combine(day, time(0), m.tz)
+    end = _combine(day + timedelta(days=1), time(0), m.tz)
     pending = [(at, ref) for at, ref in _overdue_since(m, rules) if at < end]
     if not pending:
         return None
     fresh = [at for at, _ in pending if at >= start]
     moments = [min(fresh)] if fresh else []
     if any(at < start for at, _ in pending):
-        moments.append(combine_local(day, rules.overdue_time, m.tz))
+        moments.append(_combine(day, rules.overdue_time, m.tz))
     at = _after_quiet(m, min(moments))
     if local_now(at, m.tz).date() != day:
         return None  # pushed past midnight by quiet hours: the next day's digest has it

@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, delete, func, literal, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from luna.db.engine import Database
 from luna.db.models import (
@@ -193,45 +208,51 @@ class ScheduleStore:
     async def plan_batch(self, now: dt.datetime, limit: int) -> BatchResult:
         """Plan up to `limit` due members and claim their nudges, in one transaction."""
         async with self.db.transaction() as s:
+            # Core statements on the session's connection: the ORM's result machinery costs
+            # more per row than the planning does, and these are plain column rows.
+            conn = await s.connection()
+            # The due rows come with their member and household in the same round trip; an
+            # orphaned row (its member gone) is left out here and went with them anyway.
             q = (
                 select(MemberSchedule.member_id, MemberSchedule.planned_through,
-                       MemberSchedule.timezone)
+                       MemberSchedule.timezone, Member.household_id, Member.timezone,
+                       cast(Member.preferences, Text), Member.sms_opt_out,
+                       func.coalesce(Member.phone, "") != "", Household.timezone)
+                .join(Member, Member.id == MemberSchedule.member_id)
+                .join(Household, Household.id == Member.household_id)
                 .where(MemberSchedule.next_fire_at <= now)
                 .order_by(MemberSchedule.next_fire_at)
                 .limit(limit)
             )
             if self._pg:
-                q = q.with_for_update(skip_locked=True)
-            rows = (await s.execute(q)).all()
+                q = q.with_for_update(skip_locked=True, of=MemberSchedule)
+            rows = [_DueRow(*r) for r in (await conn.execute(q)).all()]
             if not rows:
                 return BatchResult(0, [], 0)
-            oldest = min((r.planned_through or now for r in rows), default=now)
-            states = await load_states(s, [r.member_id for r in rows], now, self.rules,
-                                       since=oldest)
+            states = await load_states(conn, rows, now, self.rules)
             decided: list[tuple[int, Due]] = []
             changes: list[dict[str, Any]] = []
-            for member_id, since, previous_tz in rows:
-                found = states.get(member_id)
-                if found is None:
-                    continue  # the member is gone; the row went with them
-                household_id, state = found
+            for row in rows:
+                state = states[row.member_id]
                 try:
-                    p = plan(state, now, since=since, previous_tz=previous_tz, rules=self.rules)
+                    p = plan(state, now, since=row.planned_through, previous_tz=row.planned_tz,
+                             rules=self.rules)
                 except ValueError:
-                    log.exception("schedule_plan_failed", member_id=member_id)
-                    changes.append({"m": member_id, "next_fire_at": now + REPLAN_LATER,
-                                    "planned_through": since, "timezone": previous_tz})
+                    log.exception("schedule_plan_failed", member_id=row.member_id)
+                    changes.append({"m": row.member_id, "next_fire_at": now + REPLAN_LATER,
+                                    "planned_through": row.planned_through,
+                                    "timezone": row.planned_tz})
                     continue
-                decided.extend((household_id, d) for d in p.nudges)
-                changes.append({"m": member_id, "next_fire_at": p.next_at,
+                decided.extend((row.household_id, d) for d in p.nudges)
+                changes.append({"m": row.member_id, "next_fire_at": p.next_at,
                                 "planned_through": now, "timezone": state.tz})
             if changes:
-                await s.execute(_RESCHEDULE, changes)
-            claimed = await self._claim(s, decided, now)
+                await conn.execute(_RESCHEDULE, changes)
+            claimed = await self._claim(conn, decided, now)
             return BatchResult(len(rows), claimed, len(decided))
 
     async def _claim(
-        self, s: AsyncSession, decided: Sequence[tuple[int, Due]], now: dt.datetime
+        self, conn: AsyncConnection, decided: Sequence[tuple[int, Due]], now: dt.datetime
     ) -> list[Claimed]:
         if not decided:
             return []
@@ -247,16 +268,20 @@ class ScheduleStore:
         fresh = [v for v, (_, d) in zip(values, decided, strict=True) if not d.retry]
         won: dict[str, tuple[int, dict[str, Any]]] = {}
         if fresh:
+            # One statement for the batch: SQLAlchemy's "insertmanyvalues" sends it as multi-row
+            # INSERT ... ON CONFLICT DO NOTHING RETURNING pages (compiled once, unlike a
+            # `.values([...])` statement, whose compilation cost more than the insert). The keys
+            # that come back are ours; the rest were claimed before, here or elsewhere.
             stmt = self._insert().on_conflict_do_nothing(index_elements=["key"]).returning(
                 _NUDGES.c.id, _NUDGES.c.key
             )
-            won = {key: (nid, {}) for nid, key in (await s.execute(stmt, fresh)).all()}
+            won = {key: (nid, {}) for nid, key in (await conn.execute(stmt, fresh)).all()}
         for v, (_, d) in zip(values, decided, strict=True):
             if d.retry:
                 # Only one planner can move a row out of "retry": the claim is the UPDATE.
-                row = (await s.execute(
-                    update(Nudge).where(Nudge.key == d.key, Nudge.status == RETRY)
-                    .values(status=v["status"]).returning(Nudge.id, Nudge.detail)
+                row = (await conn.execute(
+                    update(_NUDGES).where(_NUDGES.c.key == d.key, _NUDGES.c.status == RETRY)
+                    .values(status=v["status"]).returning(_NUDGES.c.id, _NUDGES.c.detail)
                 )).first()
                 if row is not None:
                     won[d.key] = (row[0], dict(row[1] or {}))
@@ -363,30 +388,68 @@ def _detail(d: Due) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _DueRow:
+    """A member due for planning: their schedule row, with what the member row says."""
+
+    member_id: int
+    planned_through: dt.datetime | None
+    planned_tz: str | None
+    household_id: int
+    timezone: str | None
+    preferences: str | None
+    """The stored JSON document, parsed through `_prefs` (cached)."""
+    opted_out: bool
+    has_phone: bool
+    household_tz: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefs:
+    """What the planner reads from a member's preferences."""
+
+    morning: dt.time | None
+    evening: dt.time | None
+    prefer_voice: bool
+    quiet: Quiet
+    day_start: dt.time
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefs(raw: str | None) -> _Prefs:
+    """Parsed and validated once per distinct document: members mostly share a handful of
+    preference shapes, and validating each member's anew cost more than planning them."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {}
+    p = _preferences(data if isinstance(data, dict) else {})
+    return _Prefs(
+        morning=_time(p.morning_checkin, None),
+        evening=_time(p.evening_checkin, None),
+        prefer_voice=p.prefer_voice,
+        quiet=Quiet(_time(p.quiet_hours.start, None) or dt.time(21, 30),
+                    _time(p.quiet_hours.end, None) or dt.time(7)),
+        day_start=_time(p.day_start, None) or DEFAULT_DAY_START,
+    )
+
+
 async def load_states(
-    s: AsyncSession, member_ids: Sequence[int], now: dt.datetime, rules: Rules,
-    since: dt.datetime | None = None,
-) -> dict[int, tuple[int, MemberState]]:
+    conn: AsyncConnection, rows: Sequence[_DueRow], now: dt.datetime, rules: Rules,
+) -> dict[int, MemberState]:
     """Everything the planner needs for these members, in a few queries for the whole batch
     (plain column rows: a batch of full ORM objects would cost more than the planning)."""
-    ids = list(member_ids)
-    members = (await s.execute(
-        select(Member.id, Member.household_id, Member.timezone, Member.preferences,
-               Member.sms_opt_out, Member.phone, Household.timezone)
-        .join(Household, Household.id == Member.household_id)
-        .where(Member.id.in_(ids))
-    )).all()
-    owners: dict[int, tuple[str, Preferences]] = {}
-    household_tz: dict[int, str] = {}
-    for mid, hid, mtz, raw, _out, _phone, htz in members:
-        owners[mid] = (_zone_or(mtz, htz), _preferences(raw))
-        household_tz[hid] = htz
+    ids = [r.member_id for r in rows]
+    tz_of = {r.member_id: _zone_or(r.timezone, r.household_tz) for r in rows}
+    prefs = {r.member_id: _prefs(r.preferences) for r in rows}
+    household_tz = {r.household_id: r.household_tz for r in rows}
     # The planner looks back to the oldest `since` (bounded by the lookback), a day earlier
     # for reminders before day_start, and ahead to tomorrow.
-    back = min((now - (since or now)), rules.lookback).days + 2
-    habits = await _habits(s, ids, now, owners, back)
+    oldest = min((r.planned_through or now for r in rows), default=now)
+    back = min(now - oldest, rules.lookback).days + 2
+    habits = await _habits(conn, ids, now, tz_of, prefs, back)
     tasks: dict[int, list[TaskSlot]] = defaultdict(list)
-    task_rows = await s.execute(
+    task_rows = await conn.execute(
         select(Task.id, Task.member_id, Task.title, Task.due_at, Task.created_at, Task.critical)
         .where(Task.member_id.in_(ids), Task.status.in_(OPEN_STATUSES), Task.due_at.is_not(None))
     )
@@ -394,25 +457,30 @@ async def load_states(
         if due_at is not None:
             tasks[owner].append(TaskSlot(tid, title, due_at, created_at, bool(is_critical)))
     chores: dict[int, list[ChoreSlot]] = defaultdict(list)
-    for cid, hid, assignee, title, next_due, due_time in await s.execute(
+    wanted = set(ids)
+    # Through the households (indexed), not the assignees (not indexed): a chore's assignee is
+    # always one of its own household's members.
+    for cid, hid, assignee, title, next_due, due_time in await conn.execute(
         select(Chore.id, Chore.household_id, Chore.assignee_id, Chore.title, Chore.next_due,
                Chore.due_time)
-        .where(Chore.assignee_id.in_(ids), Chore.active.is_(True), Chore.next_due.is_not(None))
+        .where(Chore.household_id.in_(sorted(household_tz)), Chore.active.is_(True),
+               Chore.next_due.is_not(None), Chore.assignee_id.is_not(None))
     ):
+        if assignee not in wanted:
+            continue
         at = _chore_overdue_at(next_due, due_time, household_tz.get(hid, "UTC"))
-        if at is not None and assignee is not None:
+        if at is not None:
             chores[assignee].append(ChoreSlot(cid, title, at))
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     since = now - rules.lookback - dt.timedelta(days=2)
-    for owner, key, status, created_at, sent_at in await s.execute(
-        select(Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at)
-        .where(Nudge.member_id.in_(ids), Nudge.due_at >= since)
+    for owner, key, status, created_at, sent_at in await conn.execute(
+        _sent_query(conn.dialect.name, ids, since)
     ):
         sent[owner][key] = Sent(status, sent_at or created_at)
     critical = [mid for mid, ts in tasks.items() if any(t.critical for t in ts)]
     inbound: dict[int, dt.datetime] = {}
     if critical:
-        for mid, last in await s.execute(
+        for mid, last in await conn.execute(
             select(Interaction.member_id, func.max(Interaction.created_at))
             .where(Interaction.member_id.in_(critical), Interaction.direction == "inbound",
                    Interaction.created_at >= since)
@@ -420,26 +488,46 @@ async def load_states(
         ):
             if mid is not None and last is not None:
                 inbound[mid] = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
-    out: dict[int, tuple[int, MemberState]] = {}
-    for mid, hid, _mtz, _raw, opted_out, phone, _htz in members:
-        tz, prefs = owners[mid]
-        out[mid] = (hid, MemberState(
-            member_id=mid, tz=tz,
-            morning=_time(prefs.morning_checkin, None),
-            evening=_time(prefs.evening_checkin, None),
-            prefer_voice=prefs.prefer_voice,
-            quiet=Quiet(_time(prefs.quiet_hours.start, None) or dt.time(21, 30),
-                        _time(prefs.quiet_hours.end, None) or dt.time(7)),
-            opted_out=bool(opted_out),
-            has_phone=bool(phone),
-            day_start=_time(prefs.day_start, None) or DEFAULT_DAY_START,
+    out: dict[int, MemberState] = {}
+    for r in rows:
+        mid = r.member_id
+        p = prefs[mid]
+        out[mid] = MemberState(
+            member_id=mid, tz=tz_of[mid],
+            morning=p.morning,
+            evening=p.evening,
+            prefer_voice=p.prefer_voice,
+            quiet=p.quiet,
+            opted_out=bool(r.opted_out),
+            has_phone=bool(r.has_phone),
+            day_start=p.day_start,
             habits=tuple(habits.get(mid, ())),
             tasks=tuple(tasks.get(mid, ())),
             chores=tuple(chores.get(mid, ())),
             sent=sent.get(mid, {}),
             last_inbound_at=inbound.get(mid),
-        ))
+        )
     return out
+
+
+def _sent_query(dialect: str, ids: list[int], since: dt.datetime) -> Executable:
+    """The claimed keys of these members since `since`.
+
+    On PostgreSQL one index probe per member, through (member_id, due_at): `nudges` is the
+    table that grows all day, and with statistics older than its growth the planner took
+    `member_id IN (...)` for unselective and scanned every recent nudge through the due_at
+    index instead (tens of seconds a busy tick). OFFSET 0 keeps the lateral subquery from
+    being flattened back into that plan."""
+    cols = (Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at)
+    if dialect != "postgresql":
+        return select(*cols).where(Nudge.member_id.in_(ids), Nudge.due_at >= since)
+    batch = (func.unnest(literal(ids, postgresql.ARRAY(Integer)))
+             .table_valued("id").render_derived(name="b"))
+    per_member = (
+        select(*cols).where(Nudge.member_id == batch.c.id, Nudge.due_at >= since)
+        .offset(0).lateral("n")
+    )
+    return select(*per_member.c).select_from(batch).join(per_member, true())
 
 
 def _zone_or(tz: str | None, fallback: str) -> str:
@@ -453,14 +541,39 @@ def _zone_or(tz: str | None, fallback: str) -> str:
     return fallback
 
 
+@functools.lru_cache(maxsize=1024)
+def _rule(frequency: str, times_per_week: int | None, weekdays: str | None,
+          target: float | None, target_kind: str) -> HabitRule:
+    """A habit row's rule, built once per distinct shape (most habits are plain dailies)."""
+    days = json.loads(weekdays) if weekdays else []
+    return habit_rule(SimpleNamespace(frequency=frequency, times_per_week=times_per_week,
+                                      weekdays=days, target=target, target_kind=target_kind))
+
+
+@functools.lru_cache(maxsize=1024)
+def _pauses(raw: str | None) -> tuple[Pause, ...]:
+    return tuple(habit_pauses(json.loads(raw) if raw else []))
+
+
+@functools.lru_cache(maxsize=8192)
+def _due_days(
+    rule: HabitRule, pauses: tuple[Pause, ...], logs: tuple[DayEntry, ...],
+    days: tuple[dt.date, ...],
+) -> frozenset[dt.date]:
+    """The days in `days` on which the habit is due, ignoring each day's own log (so a logged
+    day shows as suppressed, not as absent). Pure, so shared by every habit of the same shape
+    and history: in a batch, most are the same daily habit with nothing logged."""
+    return frozenset(d for d in days if is_due(rule, d, [e for e in logs if e.day != d], pauses))
+
+
 async def _habits(
-    s: AsyncSession, ids: list[int], now: dt.datetime, owners: dict[int, tuple[str, Preferences]],
-    back: int,
+    conn: AsyncConnection, ids: list[int], now: dt.datetime, tz_of: dict[int, str],
+    prefs: dict[int, _Prefs], back: int,
 ) -> dict[int, list[HabitSlot]]:
-    rows = (await s.execute(
+    rows = (await conn.execute(
         select(Habit.id, Habit.member_id, Habit.name, Habit.reminder_time, Habit.created_at,
-               Habit.frequency, Habit.times_per_week, Habit.weekdays, Habit.target,
-               Habit.target_kind, Habit.pauses)
+               Habit.frequency, Habit.times_per_week, cast(Habit.weekdays, Text), Habit.target,
+               Habit.target_kind, cast(Habit.pauses, Text))
         .where(Habit.member_id.in_(ids), Habit.active.is_(True),
                Habit.reminder_time.is_not(None))
     )).all()
@@ -468,32 +581,31 @@ async def _habits(
         return {}
     oldest = now.date() - dt.timedelta(days=12)
     entries: dict[int, list[DayEntry]] = defaultdict(list)
-    for habit_id, day, value, skipped in await s.execute(
+    for habit_id, day, value, skipped in await conn.execute(
         select(HabitLog.habit_id, HabitLog.local_date, HabitLog.value, HabitLog.skipped)
         .where(HabitLog.habit_id.in_([h.id for h in rows]), HabitLog.local_date >= oldest)
         .order_by(HabitLog.local_date)
     ):
         entries[habit_id].append(DayEntry(day, value, skipped))
     out: dict[int, list[HabitSlot]] = defaultdict(list)
-    for h in rows:
-        reminder = _time(h.reminder_time, None)
-        owner = owners.get(h.member_id)
-        if reminder is None or owner is None:
+    for (hid, member_id, name, reminder_time, created_at, frequency, times_per_week, weekdays,
+         target, target_kind, pauses) in rows:
+        reminder = _time(reminder_time, None)
+        tz = tz_of.get(member_id)
+        if reminder is None or tz is None:
             continue
-        tz, prefs = owner
         try:
-            today = local_date(now, tz, _time(prefs.day_start, None) or DEFAULT_DAY_START)
-            rule, pauses = habit_rule(h), habit_pauses(h.pauses)
-        except ValueError:
-            log.warning("schedule_bad_habit", habit_id=h.id)
+            today = local_date(now, tz, prefs[member_id].day_start)
+            rule = _rule(frequency, times_per_week, weekdays, target, target_kind)
+            paused = _pauses(pauses)
+        except (ValueError, TypeError, KeyError):
+            log.warning("schedule_bad_habit", habit_id=hid)
             continue
-        logs = entries.get(h.id, [])
-        days = [today + dt.timedelta(days=i) for i in range(-back, 2)]
-        # "Due" ignores the day's own log, so a logged day shows as suppressed, not as absent.
-        due = frozenset(d for d in days if is_due(rule, d, [e for e in logs if e.day != d],
-                                                   pauses))
+        logs = tuple(entries.get(hid, ()))
+        days = tuple(today + dt.timedelta(days=i) for i in range(-back, 2))
+        due = _due_days(rule, paused, logs, days)
         logged = frozenset(e.day for e in logs if e.day in days)
-        out[h.member_id].append(HabitSlot(h.id, h.name, reminder, h.created_at, due, logged))
+        out[member_id].append(HabitSlot(hid, name, reminder, created_at, due, logged))
     return out
 
 
