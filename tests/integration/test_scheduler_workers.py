@@ -103,3 +103,17 @@ def test_luna_worker_refuses_sqlite(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     result = CliRunner().invoke(app, ["worker"])
     assert result.exit_code == 2 and "needs PostgreSQL" in result.output
     assert "--no-scheduler" in CliRunner().invoke(app, ["serve", "--help"]).output
+
+
+def test_a_workers_job_connections_follow_its_concurrency() -> None:
+    from luna.config import SchedulerSettings, load_settings
+    from luna.scheduler.workers import WorkerRuntime, job_pool_size
+
+    url = "postgresql://postgres@127.0.0.1:5432/unused"
+    live = load_settings(env="test", database_url=url,
+                         scheduler=SchedulerSettings(worker_concurrency=6))
+    simulated = load_settings(env="test", database_url=url,
+                              scheduler=SchedulerSettings(clock="job", worker_concurrency=6))
+    assert job_pool_size(live, WorkerRuntime(live)) == 8  # six jobs, LISTEN, bookkeeping
+    assert job_pool_size(simulated, WorkerRuntime(simulated)) == 3  # one job at a time
+    assert job_pool_size(live, None) == 1  # only defers

@@ -58,11 +58,21 @@ class Dispatcher:
         self.sms = sms
         self.calls = calls
         self.concurrency = concurrency
+        self._gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def gate(self) -> asyncio.Semaphore:
+        """One gate for the whole process, not one per batch: a worker running several jobs
+        at once still has at most `concurrency` sends (and their database connections) in
+        flight. (A semaphore belongs to one event loop; tests run several in turn.)"""
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._gate[0] is not loop:
+            self._gate = (loop, asyncio.Semaphore(self.concurrency))
+        return self._gate[1]
 
     async def send_all(self, claimed: Sequence[Claimed]) -> Counter[str]:
         """Send a batch; what became of each is recorded once the batch is through (a crash
         before that leaves them "pending": claimed, so never sent again either way)."""
-        gate = asyncio.Semaphore(self.concurrency)
+        gate = self.gate()
 
         async def one(c: Claimed) -> Outcome:
             async with gate:

@@ -71,6 +71,9 @@ class WorkerRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.simulated = settings.scheduler.clock == "job"
+        # Simulated time is one instant per job, so a simulated worker runs one job at a time.
+        self.jobs = 1 if self.simulated else settings.scheduler.worker_concurrency
+        """Jobs this worker runs at once (`luna worker --concurrency` may change it)."""
         self.job_clock = JobClock()
         clock: Clock = self.job_clock if self.simulated else SystemClock()
         self.db = Database(settings.database_url)
@@ -92,12 +95,24 @@ class WorkerRuntime:
         await self.db.dispose()
 
 
+def job_pool_size(settings: Settings, runtime: WorkerRuntime | None) -> int:
+    """procrastinate's connections for one process: a worker needs one per job it runs at once
+    (fetching, deferring and finishing it), its LISTEN connection and one for its own
+    bookkeeping (heartbeat, periodic defers); a process that only defers jobs needs one.
+    Workers hold their pools open, so several of them, with the app, must fit in a small
+    PostgreSQL (100 connections by default)."""
+    if runtime is None:
+        return 1
+    return runtime.jobs + 2
+
+
 def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procrastinate.App:
     """The procrastinate app; with a `runtime`, its tasks run the scheduler (a worker), without
     one it can only defer jobs (tests, benches)."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
-            conninfo=conninfo(settings.database_url), min_size=1, max_size=4,
+            conninfo=conninfo(settings.database_url), min_size=1,
+            max_size=job_pool_size(settings, runtime),
         ),
     )
 
@@ -149,8 +164,9 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None,
     """`luna worker`: until SIGINT / SIGTERM."""
     await ensure_schema(settings)
     runtime = WorkerRuntime(settings)
-    # Simulated time is one instant per job, so a simulated worker runs one job at a time.
-    n = 1 if runtime.simulated else (concurrency or settings.scheduler.worker_concurrency)
+    if concurrency and not runtime.simulated:
+        runtime.jobs = concurrency
+    n = runtime.jobs
     app = build_app(settings, runtime)
     try:
         await runtime.scheduler.store.ensure_rows()
