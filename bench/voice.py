@@ -215,7 +215,8 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _round(n: int, seed: int, tmp: Path) -> dict[str, Any]:
     rng = random.Random(seed + n)
-    db_url = f"sqlite+aiosqlite:///{tmp / f'bench-{n}.db'}"
+    # A fresh database per round, so `--calls 100,100` repeats a size instead of failing.
+    db_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(dir=tmp) + f'/bench-{n}.db'}"
     await _seed(db_url)
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Union
 
+import orjson
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 PCMU: dict[str, str] = {"type": "audio/pcmu"}
@@ -102,7 +103,8 @@ def message(role: str, text: str) -> dict[str, Any]:
 
 
 def dumps(event: dict[str, Any]) -> str:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    # A session.update carries every tool's schema (tens of KB, once per call and handoff).
+    return orjson.dumps(event).decode()
 
 
 # -- the contract check ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 _SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -96,7 +98,9 @@ TwilioEvent = Connected | Start | Media | Mark | Dtmf | Stop | Unknown | Malform
 def decode(raw: str | bytes) -> TwilioEvent:
     """One WebSocket text frame from Twilio, as an event."""
     try:
-        msg = json.loads(raw)
+        # orjson: this runs 50 times a second per call, and parses a frame in a third of the
+        # time json.loads takes (it also bounds nesting, so hostile input cannot recurse).
+        msg = orjson.loads(raw)
     except (ValueError, RecursionError):
         return Malformed("not JSON", len(raw))
     if not isinstance(msg, dict):
