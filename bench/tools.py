@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import statistics
@@ -183,6 +184,9 @@ async def run_backend(label: str, url: str, members: int, tasks: int, calls: int
         f"\n{label}: seeded {len(member_ids)} members × {tasks} tasks "
         f"in {time.perf_counter() - t0:.1f} s"
     )
+    # The server freezes its start-up heap (LocalBrain.warm_up) so full collections stay short.
+    gc.collect()
+    gc.freeze()
     rng = random.Random(7)
     ctxs: dict[int, ToolContext] = {}
     ctx_ms: list[float] = []
@@ -191,11 +195,14 @@ async def run_backend(label: str, url: str, members: int, tasks: int, calls: int
         ctxs[mid] = await context_for(services, ADMIN, mid, channel="bench")
         ctx_ms.append((time.perf_counter() - started) * 1000)
     pool = list(ctxs.values())
-    print(f"{'tool':<24}{'calls':>7}{'ok':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    # CPU time beside wall time: on a busy machine the wall clock also counts other processes.
+    print(f"{'tool':<24}{'calls':>7}{'ok':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'cpu p50':>9}{'cpu p99':>9}")
     print(
         f"{'(context_for)':<24}{len(ctx_ms):>7}{len(ctx_ms):>6}{statistics.median(ctx_ms):>9.2f}"
         f"{pct(ctx_ms, 0.99):>9.2f}{max(ctx_ms):>9.2f}"
     )
+    worst_cpu = 0.0
     worst = 0.0
     for spec in registry:
         # First calls pay one-off costs (dateparser's language data, SQL compilation), as a
@@ -205,21 +212,24 @@ async def run_backend(label: str, url: str, members: int, tasks: int, calls: int
                 spec.name, rng.choice(pool), tool_arguments(rng, n).get(spec.name, {})
             )
         samples: list[float] = []
+        cpu: list[float] = []
         ok = 0
         for n in range(calls):
             ctx = rng.choice(pool)
             args = tool_arguments(rng, n).get(spec.name, {})
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             result = await registry.invoke(spec.name, ctx, args)
             samples.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.thread_time() - cpu_started) * 1000)
             ok += result.ok
         p99 = pct(samples, 0.99)
         worst = max(worst, p99)
+        worst_cpu = max(worst_cpu, pct(cpu, 0.99))
         print(
             f"{spec.name:<24}{calls:>7}{ok:>6}{statistics.median(samples):>9.2f}"
-            f"{p99:>9.2f}{max(samples):>9.2f}"
+            f"{p99:>9.2f}{max(samples):>9.2f}{statistics.median(cpu):>9.2f}{pct(cpu, 0.99):>9.2f}"
         )
-    print(f"worst p99: {worst:.2f} ms (target ≤ 10 ms on SQLite)")
+    print(f"worst p99: {worst:.2f} ms wall, {worst_cpu:.2f} ms CPU (target ≤ 10 ms on SQLite)")
     await db.dispose()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -16,20 +18,38 @@ from sqlalchemy.ext.asyncio import (
 
 # Registers the flush hook that keeps member_schedules in step with what changes a member's day.
 from luna.db import schedule_tracking as _schedule_tracking  # noqa: F401
+from luna.db.sqlite_inline import inline_url
+
+# Another process holding SQLite's write lock blocks the loop while we wait (see sqlite_inline).
+SQLITE_BUSY_TIMEOUT_S = 15
+
+
+# The session that reads share inside `Database.shared_reads()`, with the database it belongs to.
+_SHARED: ContextVar[tuple[Database, AsyncSession] | None] = ContextVar("luna_shared_read",
+                                                                       default=None)
 
 
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         kwargs: dict[str, Any] = {"echo": echo}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            self.engine: AsyncEngine = create_async_engine(inline_url(url), **kwargs)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self.url = url
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            self.engine = create_async_engine(url, **kwargs)
+        self.sessions = async_sessionmaker(
+            self.engine,
+            class_=_InlineSession if self.is_sqlite else AsyncSession,
+            expire_on_commit=False,
+        )
+        # SQLite takes one writer at a time; queueing them here means a second writer waits on
+        # the loop instead of blocking it in SQLite's busy handler while the first can't finish.
+        self._writer = asyncio.Lock()
+        self._writer_task: asyncio.Task[Any] | None = None
 
     @property
     def dialect(self) -> str:
@@ -38,16 +58,56 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed on success, rolled back on any error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if not self.is_sqlite or self._writer_task is asyncio.current_task():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._writer:
+            self._writer_task = asyncio.current_task()
+            try:
+                async with self.sessions() as session, session.begin():
+                    yield session
+            finally:
+                self._writer_task = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
+        shared = _SHARED.get()
+        if shared is not None and shared[0] is self:
+            yield shared[1]
+            return
         async with self.sessions() as session:
             yield session
 
+    @asynccontextmanager
+    async def shared_reads(self) -> AsyncIterator[None]:
+        """Every `read()` inside shares one session, so a composite read (a briefing is a
+        dozen service reads) checks out one connection and loads each member row once.
+
+        Only for work that does not write: the shared identity map would not see a write
+        committed through another session. Its reads must also run one at a time (no gather).
+        """
+        shared = _SHARED.get()
+        if shared is not None and shared[0] is self:
+            yield
+            return
+        async with self.sessions() as session:
+            token = _SHARED.set((self, session))
+            try:
+                yield
+            finally:
+                _SHARED.reset(token)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _InlineSession(AsyncSession):
+    """On the inline SQLite driver closing never suspends, so cancellation cannot cut it short;
+    the stock exit runs it as a shielded task, which costs two turns of the event loop."""
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        await self.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -30,6 +30,8 @@ class Actor:
         return self.role == "child"
 
 
+_LOADED_MEMBERS = "luna.loaded_members"
+
 ADMIN = Actor(household_id=None, member_id=None, role="admin")
 
 
@@ -45,11 +47,23 @@ def require_household(actor: Actor, household_id: int) -> None:
 
 
 async def load_member(session: AsyncSession, actor: Actor, member_id: int) -> Member:
-    member = await session.get(Member, member_id)
+    # The identity map holds rows weakly, so a session shared by several service calls
+    # (Database.shared_reads) would load the member again for each; keep it for the session.
+    loaded: dict[int, Member] = session.info.setdefault(_LOADED_MEMBERS, {})
+    member = loaded.get(member_id) or await session.get(Member, member_id)
     if member is None:
         raise NotFound(f"member {member_id} not found")
     require_household(actor, member.household_id)
+    loaded[member_id] = member
     return member
+
+
+def loaded_members(session: AsyncSession, member_ids: set[int]) -> dict[int, Member] | None:
+    """These members as this session already loaded them (household joined), if it did."""
+    loaded: dict[int, Member] = session.info.get(_LOADED_MEMBERS, {})
+    if not member_ids <= loaded.keys():
+        return None
+    return {mid: loaded[mid] for mid in member_ids}
 
 
 async def member_for_write(

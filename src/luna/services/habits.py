@@ -35,7 +35,13 @@ from luna.domain.habits import (
 from luna.domain.habits import TargetKind as RuleTarget
 from luna.domain.localday import DEFAULT_DAY_START, local_date, parse_hhmm, zone
 from luna.errors import Conflict, InvalidInput, NotFound
-from luna.services.access import Actor, member_for_read, member_for_write, require_household
+from luna.services.access import (
+    Actor,
+    loaded_members,
+    member_for_read,
+    member_for_write,
+    require_household,
+)
 from luna.services.matching import match_or_none
 from luna.services.zones import member_tz
 
@@ -146,6 +152,10 @@ async def member_today(s: AsyncSession, member: Member, now: dt.datetime) -> dt.
 async def _owners(s: AsyncSession, member_ids: set[int]) -> dict[int, Owner]:
     if not member_ids:
         return {}
+    known = loaded_members(s, member_ids)
+    if known is not None:
+        return {m.id: Owner(m.timezone or m.household.timezone, day_start_of(m))
+                for m in known.values()}
     rows = await s.execute(
         select(Member, Household.timezone)
         .join(Household, Household.id == Member.household_id)
@@ -497,7 +507,7 @@ class HabitService:
         found = await self._match(actor, member_id, name)
         if found is None:
             raise NotFound(f"no habit matching {name!r}")
-        return found
+        return await self.get(actor, found)
 
     async def log_by_name(
         self,
@@ -518,12 +528,14 @@ class HabitService:
             if not create_if_missing:
                 raise NotFound(f"no habit matching {name!r}")
             try:
-                found = await self.create(actor, name=name, member_id=member_id, category="other")
+                found = (
+                    await self.create(actor, name=name, member_id=member_id, category="other")
+                ).id
                 created = True
             except Conflict:
                 # Someone created it between our lookup and our insert: log to theirs.
-                found = await self.find(actor, member_id, name)
-        result = await self._log(actor, found.id, value, notes, day, skipped)
+                found = (await self.find(actor, member_id, name)).id
+        result = await self._log(actor, found, value, notes, day, skipped)
         return HabitLogResult(log=result.log, habit=result.habit, created=created)
 
     async def summary(
@@ -549,13 +561,23 @@ class HabitService:
 
     # --- internals ----------------------------------------------------------------------------
 
-    async def _match(self, actor: Actor, member_id: int | None, name: str) -> HabitOut | None:
+    async def _match(self, actor: Actor, member_id: int | None, name: str) -> int | None:
+        """The id of the member's active habit that `name` means; names alone are compared, so
+        no streaks are computed for the habits that were not meant."""
         if name.strip().isdigit():
-            habit = await self.get(actor, int(name))
-            return habit
-        habits = await self.list(actor, member_id=member_id if member_id is not None
-                                 else actor.member_id)
-        return match_or_none(name, habits, lambda h: h.name, what="habit")
+            return (await self.get(actor, int(name))).id
+        target = member_id if member_id is not None else actor.member_id
+        if target is None:
+            raise InvalidInput("member_id is required")
+        async with self.db.read() as s:
+            m = await member_for_read(s, actor, target)
+            rows = (await s.execute(
+                select(Habit.id, Habit.name)
+                .where(Habit.member_id == m.id, Habit.active.is_(True))
+                .order_by(Habit.name, Habit.id)
+            )).all()
+        found = match_or_none(name, rows, lambda r: str(r.name), what="habit")
+        return None if found is None else int(found.id)
 
     async def _log(
         self,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Select, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -59,6 +60,19 @@ def task_out(t: Task, tz: str, now: datetime) -> TaskOut:
 
 def is_overdue(t: Task, now: datetime) -> bool:
     return t.status in OPEN_STATUSES and t.due_at is not None and t.due_at < now
+
+
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+
+
+async def _scoped(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
+    """`q` narrowed to one member's tasks, or the household's when no member is named."""
+    if member_id is None and not actor.is_child:
+        if actor.household_id is None:
+            raise InvalidInput("member_id is required")
+        return q.where(Task.household_id == actor.household_id)
+    m = await member_for_read(s, actor, member_id)
+    return q.where(Task.member_id == m.id)
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -116,14 +130,7 @@ class TaskService:
         _aware(due_before, "due_before")
         now = self.clock.now()
         async with self.db.read() as s:
-            q = select(Task)
-            if member_id is None and not actor.is_child:
-                if actor.household_id is None:
-                    raise InvalidInput("member_id is required")
-                q = q.where(Task.household_id == actor.household_id)
-            else:
-                m = await member_for_read(s, actor, member_id)
-                q = q.where(Task.member_id == m.id)
+            q = await _scoped(s, actor, member_id, select(Task))
             if status == "open":
                 q = q.where(Task.status.in_(OPEN_STATUSES))
             elif status is not None:
@@ -189,11 +196,41 @@ class TaskService:
 
     async def find_open(self, actor: Actor, member_id: int | None, title: str) -> TaskOut:
         """The member's open task whose title best matches what was said."""
-        tasks = await self.list(actor, member_id=member_id, status="open")
+        async with self.db.read() as s:
+            q = await _scoped(s, actor, member_id, select(Task.id, Task.member_id, Task.title))
+            # Titles alone are compared; only the task that was meant is loaded in full.
+            rows = (await s.execute(
+                q.where(Task.status.in_(OPEN_STATUSES))
+                .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(200)
+            )).all()
         if member_id is None and actor.member_id is not None:
-            own = [t for t in tasks if t.member_id == actor.member_id]
-            tasks = own or tasks
-        return best_match(title, tasks, lambda t: t.title, what="open task")
+            own = [r for r in rows if r.member_id == actor.member_id]
+            rows = own or rows
+        found = best_match(title, rows, lambda r: str(r.title), what="open task")
+        return await self.get(actor, int(found.id))
+
+    async def next_up(self, actor: Actor, member_id: int | None = None) -> builtins.list[TaskOut]:
+        """The open tasks a "what next?" choice picks from, at most one of each: the most
+        pressing overdue urgent or high one, the earliest due, and the most important undated.
+        """
+        now = self.clock.now()
+        rank = case(PRIORITY_RANK, value=Task.priority)
+        async with self.db.read() as s:
+            base = await _scoped(s, actor, member_id, select(Task))
+            base = base.where(Task.status.in_(OPEN_STATUSES))
+            picks = [
+                base.where(Task.due_at < now, Task.priority.in_(("urgent", "high")))
+                .order_by(rank, Task.due_at, Task.id),
+                base.where(Task.due_at.is_not(None)).order_by(Task.due_at, Task.id),
+                base.where(Task.due_at.is_(None)).order_by(rank, Task.id),
+            ]
+            found: dict[int, Task] = {}
+            for q in picks:
+                t = await s.scalar(q.limit(1))
+                if t is not None:
+                    found.setdefault(t.id, t)
+            tzs = await member_tz_map(s, {t.member_id for t in found.values()})
+            return [task_out(t, tzs[t.member_id], now) for t in found.values()]
 
     async def _load(
         self, s: AsyncSession, actor: Actor, task_id: int, *, write: bool = False

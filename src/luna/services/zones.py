@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.db.models import Household, Member
 from luna.errors import NotFound
+from luna.services.access import loaded_members
 
 # A household's timezone is set when it is made and no API changes it, yet nearly every read
 # needs it; so it is remembered per database (engine), saving a query on most calls.
@@ -51,6 +52,9 @@ async def member_tz_map(s: AsyncSession, member_ids: set[int]) -> dict[int, str]
     """Each member's effective timezone, in one query."""
     if not member_ids:
         return {}
+    known = loaded_members(s, member_ids)
+    if known is not None:
+        return {mid: m.timezone or m.household.timezone for mid, m in known.items()}
     rows = await s.execute(
         select(Member.id, Member.timezone, Household.timezone)
         .join(Household, Household.id == Member.household_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -50,7 +49,8 @@ def day_tasks(
 ) -> list[TaskOut]:
     """Open tasks due in [start, end), and overdue ones first when it's today."""
     overdue = [t for t in tasks if with_overdue and t.overdue]
-    due = [t for t in tasks if t.due_at and start <= t.due_at < end and t not in overdue]
+    listed = {t.id for t in overdue}
+    due = [t for t in tasks if t.due_at and start <= t.due_at < end and t.id not in listed]
     overdue.sort(key=lambda t: (PRIORITY_RANK[t.priority], t.due_at or end))
     due.sort(key=lambda t: (t.due_at or end, PRIORITY_RANK[t.priority]))
     return overdue + due
@@ -175,10 +175,6 @@ async def _habits_open(ctx: ToolContext) -> list[HabitOut]:
     return [h for h in habits if h.due_today and not h.logged_today and not h.paused]
 
 
-async def _no_habits() -> list[HabitOut]:
-    return []
-
-
 @registry.tool(writes=False)
 async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Briefing:
     """The member's day at a glance: tasks, chores, events, habits still open, goals.
@@ -193,15 +189,20 @@ async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Bri
     end = combine_local(on + timedelta(days=1), time(0), tz)
     is_today = on == local.date()
     me = ctx.member.id
-    # The parts are independent reads; gathering them overlaps their database round trips.
-    open_tasks, yesterday, chores, events, habits, goals = await asyncio.gather(
-        svc.tasks.list(ctx.actor, member_id=me, status="open"),
-        svc.checkins.list(ctx.actor, me, start=on - timedelta(days=1), end=on - timedelta(days=1)),
-        chores_due(ctx, ctx.member, [on]),
-        svc.calendar.list(ctx.actor, start, end, member_id=me),
-        _habits_open(ctx) if is_today else _no_habits(),
-        svc.goals.list(ctx.actor, member_id=me, status="active"),
+    # One after another on purpose: the registry runs a read-only tool's reads in one shared
+    # session, which loads the member once and cannot serve overlapping queries.
+    # Only what the day shows: due that day, or (today) anything already overdue.
+    open_tasks = await svc.tasks.list(
+        ctx.actor, member_id=me, status="open", due_before=end,
+        due_after=None if is_today else start,
     )
+    yesterday = await svc.checkins.list(
+        ctx.actor, me, start=on - timedelta(days=1), end=on - timedelta(days=1)
+    )
+    chores = await chores_due(ctx, ctx.member, [on])
+    events = await svc.calendar.list(ctx.actor, start, end, member_id=me)
+    habits = await _habits_open(ctx) if is_today else []
+    goals = await svc.goals.list(ctx.actor, member_id=me, status="active")
     b = Briefing(
         day=on,
         tasks=day_tasks(open_tasks, start, end, with_overdue=is_today),
@@ -220,10 +221,8 @@ async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Bri
 async def suggest_next_action(ctx: ToolContext) -> NextAction:
     """Suggest the one thing the member could do next, with the reason for it."""
     svc = ctx.services
-    tasks, chores, checkin, habits = await asyncio.gather(
-        svc.tasks.list(ctx.actor, member_id=ctx.member.id, status="open"),
-        chores_due(ctx, ctx.member, [ctx.local_now().date()]),
-        svc.checkins.today(ctx.actor, ctx.member.id),
-        _habits_open(ctx),
-    )
+    tasks = await svc.tasks.next_up(ctx.actor, member_id=ctx.member.id)
+    chores = await chores_due(ctx, ctx.member, [ctx.local_now().date()])
+    checkin = await svc.checkins.today(ctx.actor, ctx.member.id)
+    habits = await _habits_open(ctx)
     return pick_next(tasks, chores, habits, checkin.energy if checkin else None)

@@ -111,7 +111,12 @@ class Registry:
         try:
             args = _parse_arguments(arguments)
             parsed = spec.params.model_validate(args)
-            data = await spec.fn(ctx, **{k: getattr(parsed, k) for k in type(parsed).model_fields})
+            kwargs = {k: getattr(parsed, k) for k in type(parsed).model_fields}
+            if spec.writes:
+                data = await spec.fn(ctx, **kwargs)
+            else:
+                async with ctx.services.db.shared_reads():
+                    data = await spec.fn(ctx, **kwargs)
         except ValidationError as exc:
             return _failed(name, "invalid_arguments", _explain(exc), started)
         except Ambiguous as exc:
