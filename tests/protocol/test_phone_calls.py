@@ -56,6 +56,27 @@ async def test_the_greeting_reaches_the_caller_in_mulaw(sqlite_services: Service
     rt.assert_clean()
 
 
+async def test_caller_audio_reaches_realtime_whole_and_off_the_sdk_queue(
+    sqlite_services: Services,
+) -> None:
+    rt = FakeRealtimeServer([Say(GREETING, 300)])
+    async with luna_stack(sqlite_services, rt) as s, s.call() as call:
+        await _greeted(s, call, 300)
+        session = next(iter(s.hub.sessions))
+        conn = session.conn
+        assert conn is not None
+        # The hot path writes onto the SDK connection's websocket (see CallSession._audio_send);
+        # if an SDK upgrade renames it, this fails instead of the bridge silently slowing down.
+        assert session._audio_send(conn) == conn._connection.send
+        sent = rt.sessions[0].audio_in_bytes
+        await asyncio.sleep(0.5)
+        # ~25 frames of 20 ms in half a second, merged three at a time, all valid appends.
+        assert rt.sessions[0].audio_in_bytes - sent >= 15 * 160
+        assert (rt.sessions[0].audio_in_bytes - sent) % 160 == 0
+        await call.stop()
+    rt.assert_clean()
+
+
 async def test_barge_in_mid_sentence_clears_and_truncates_at_what_was_heard(
     sqlite_services: Services,
 ) -> None:
