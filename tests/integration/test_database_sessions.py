@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from sqlalchemy import func, select, text
 
 from luna.db.engine import Database
@@ -37,13 +38,11 @@ async def test_concurrent_writers_that_yield_mid_transaction_all_commit(
 async def test_a_failed_transaction_rolls_back_and_frees_the_next_writer(
     database: Database,
 ) -> None:
-    try:
+    with pytest.raises(RuntimeError):
         async with database.transaction() as s:
             s.add(Household(name="Doomed", timezone="UTC"))
             await s.flush()
             raise RuntimeError("boom")
-    except RuntimeError:
-        pass
     async with database.transaction() as s:
         s.add(Household(name="Kept", timezone="UTC"))
     async with database.read() as s:

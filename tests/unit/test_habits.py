@@ -290,6 +290,29 @@ def test_strength_counts_from_an_explicit_start() -> None:
     assert strength(DAILY, entries, TODAY, start=day(-29)) == strength(DAILY, entries, TODAY)
 
 
+def _reference_daily_strength(done_days: set[date], start: date, end: date) -> float:
+    """Loop's formula for a plain daily habit, every day from the start, no shortcuts."""
+    multiplier = 0.5 ** (1 / 13)
+    score, on_day = 0.0, start
+    while on_day <= end:
+        score = score * multiplier + (1.0 if on_day in done_days else 0.0) * (1 - multiplier)
+        on_day += timedelta(days=1)
+    return score
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=3 * 365), max_size=600), st.booleans())
+def test_strength_of_a_years_old_habit_matches_every_day_of_its_history(
+    offsets: list[int], done_today: bool
+) -> None:
+    start = day(-3 * 365)
+    days = {day(-o) for o in offsets} | ({TODAY} if done_today else set())
+    entries = [DayEntry(d) for d in sorted(days)]
+    end = TODAY if done_today else day(-1)
+    expected = _reference_daily_strength(days, start, end)
+    assert strength(DAILY, entries, TODAY, start=start) == pytest.approx(expected, abs=1e-5)
+
+
 def test_strength_of_a_partial_quantity_converges_to_the_fraction_done() -> None:
     rule = HabitRule(target=8)
     entries = [DayEntry(day(-i), 4) for i in range(1, 400)]

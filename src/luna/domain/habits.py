@@ -21,6 +21,10 @@ from luna.domain.localday import require_day
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Short weekday names; the index is ``date.weekday()`` (0 = Monday)."""
 
+_ONE_DAY = timedelta(days=1)
+_NEGLIGIBLE = 1e-6
+"""How little a day may still count in the strength score before it is no longer read."""
+
 _WINDOW_DAYS = 14
 """Loop doubles num/den for non-daily habits: two weeks smooth out irregular schedules."""
 
@@ -210,7 +214,10 @@ def _counts_today(rule: HabitRule, log: _Log | None, state: _State) -> bool:
 
 
 def _days(first: date, last: date) -> Iterable[date]:
-    return (first + timedelta(days=i) for i in range((last - first).days + 1))
+    day = first
+    while day <= last:
+        yield day
+        day += _ONE_DAY
 
 
 def _week_tally(
@@ -315,6 +322,12 @@ def strength(
         return 0.0
 
     multiplier = 0.5 ** (math.sqrt(rule.frequency) / 13)
+    # Day k before the end weighs multiplier**k: beyond the horizon a day moves the score by
+    # less than _NEGLIGIBLE, so an old habit costs the same as a year-old one.
+    horizon = math.ceil(math.log(_NEGLIGIBLE) / math.log(multiplier))
+    if (end - start).days > horizon:
+        start = end - timedelta(days=horizon)
+        lo = start - timedelta(days=den - 1)
     goal = num if rule.target is None else rule.target * num
     window: list[float] = []
     rolling = score = 0.0
