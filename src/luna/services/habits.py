@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -142,6 +142,12 @@ def day_start_of(member: Member) -> dt.time:
         return parse_hhmm(raw) if isinstance(raw, str) else DEFAULT_DAY_START
     except ValueError:
         return DEFAULT_DAY_START
+
+
+class HabitName(NamedTuple):
+    id: int
+    name: str
+    unit: str | None
 
 
 async def member_today(s: AsyncSession, member: Member, now: dt.datetime) -> dt.date:
@@ -566,18 +572,23 @@ class HabitService:
         no streaks are computed for the habits that were not meant."""
         if name.strip().isdigit():
             return (await self.get(actor, int(name))).id
+        rows = await self.names(actor, member_id)
+        found = match_or_none(name, rows, lambda r: r.name, what="habit")
+        return None if found is None else found.id
+
+    async def names(self, actor: Actor, member_id: int | None = None) -> builtins.list[HabitName]:
+        """The member's active habits by name, without their figures (for matching words)."""
         target = member_id if member_id is not None else actor.member_id
         if target is None:
             raise InvalidInput("member_id is required")
         async with self.db.read() as s:
             m = await member_for_read(s, actor, target)
-            rows = (await s.execute(
-                select(Habit.id, Habit.name)
+            rows = await s.execute(
+                select(Habit.id, Habit.name, Habit.unit)
                 .where(Habit.member_id == m.id, Habit.active.is_(True))
                 .order_by(Habit.name, Habit.id)
-            )).all()
-        found = match_or_none(name, rows, lambda r: str(r.name), what="habit")
-        return None if found is None else int(found.id)
+            )
+            return [HabitName(int(i), str(n), u) for i, n, u in rows]
 
     async def _log(
         self,

@@ -349,6 +349,12 @@ class ListCache:
 
 
 async def _fill(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
+    # Up to five reads, one session: the member is loaded once for all of them.
+    async with ctx.services.db.shared_reads():
+        await _fill_parts(ctx, parts)
+
+
+async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
     services, actor, member = ctx.services, ctx.actor, ctx.member
     if "members" not in parts:
         parts["members"] = tuple(
@@ -362,7 +368,7 @@ async def _fill(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
     if "habits" not in parts:
         parts["habits"] = tuple(
             HabitRef(h.id, h.name, h.unit)
-            for h in await services.habits.list(actor, member_id=member.id)
+            for h in await services.habits.names(actor, member_id=member.id)
         )
     if "tasks" not in parts:
         zi = ZoneInfo(member.timezone)
