@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import (
+    Date,
     Integer,
     Table,
     Text,
@@ -34,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
 
 from luna.db.engine import Database
 from luna.db.models import (
@@ -211,22 +212,9 @@ class ScheduleStore:
             # Core statements on the session's connection: the ORM's result machinery costs
             # more per row than the planning does, and these are plain column rows.
             conn = await s.connection()
-            # The due rows come with their member and household in the same round trip; an
-            # orphaned row (its member gone) is left out here and went with them anyway.
-            q = (
-                select(MemberSchedule.member_id, MemberSchedule.planned_through,
-                       MemberSchedule.timezone, Member.household_id, Member.timezone,
-                       cast(Member.preferences, Text), Member.sms_opt_out,
-                       func.coalesce(Member.phone, "") != "", Household.timezone)
-                .join(Member, Member.id == MemberSchedule.member_id)
-                .join(Household, Household.id == Member.household_id)
-                .where(MemberSchedule.next_fire_at <= now)
-                .order_by(MemberSchedule.next_fire_at)
-                .limit(limit)
-            )
-            if self._pg:
-                q = q.with_for_update(skip_locked=True, of=MemberSchedule)
-            rows = [_DueRow(*r) for r in (await conn.execute(q)).all()]
+            q = _DUE_PG if self._pg else _DUE
+            rows = [_DueRow(*r) for r in
+                    (await conn.execute(q, {"now": now, "limit": limit})).all()]
             if not rows:
                 return BatchResult(0, [], 0)
             states = await load_states(conn, rows, now, self.rules)
@@ -449,10 +437,7 @@ async def load_states(
     back = min(now - oldest, rules.lookback).days + 2
     habits = await _habits(conn, ids, now, tz_of, prefs, back)
     tasks: dict[int, list[TaskSlot]] = defaultdict(list)
-    task_rows = await conn.execute(
-        select(Task.id, Task.member_id, Task.title, Task.due_at, Task.created_at, Task.critical)
-        .where(Task.member_id.in_(ids), Task.status.in_(OPEN_STATUSES), Task.due_at.is_not(None))
-    )
+    task_rows = await conn.execute(_TASKS, {"ids": ids})
     for tid, owner, title, due_at, created_at, is_critical in task_rows:
         if due_at is not None:
             tasks[owner].append(TaskSlot(tid, title, due_at, created_at, bool(is_critical)))
@@ -461,10 +446,7 @@ async def load_states(
     # Through the households (indexed), not the assignees (not indexed): a chore's assignee is
     # always one of its own household's members.
     for cid, hid, assignee, title, next_due, due_time in await conn.execute(
-        select(Chore.id, Chore.household_id, Chore.assignee_id, Chore.title, Chore.next_due,
-               Chore.due_time)
-        .where(Chore.household_id.in_(sorted(household_tz)), Chore.active.is_(True),
-               Chore.next_due.is_not(None), Chore.assignee_id.is_not(None))
+        _CHORES, {"households": sorted(household_tz)}
     ):
         if assignee not in wanted:
             continue
@@ -474,18 +456,13 @@ async def load_states(
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     since = now - rules.lookback - dt.timedelta(days=2)
     for owner, key, status, created_at, sent_at in await conn.execute(
-        _sent_query(conn.dialect.name, ids, since)
+        _SENT_PG if conn.dialect.name == "postgresql" else _SENT, {"ids": ids, "since": since}
     ):
         sent[owner][key] = Sent(status, sent_at or created_at)
     critical = [mid for mid, ts in tasks.items() if any(t.critical for t in ts)]
     inbound: dict[int, dt.datetime] = {}
     if critical:
-        for mid, last in await conn.execute(
-            select(Interaction.member_id, func.max(Interaction.created_at))
-            .where(Interaction.member_id.in_(critical), Interaction.direction == "inbound",
-                   Interaction.created_at >= since)
-            .group_by(Interaction.member_id)
-        ):
+        for mid, last in await conn.execute(_INBOUND, {"ids": critical, "since": since}):
             if mid is not None and last is not None:
                 inbound[mid] = last if last.tzinfo else last.replace(tzinfo=dt.UTC)
     out: dict[int, MemberState] = {}
@@ -510,24 +487,70 @@ async def load_states(
     return out
 
 
-def _sent_query(dialect: str, ids: list[int], since: dt.datetime) -> Executable:
-    """The claimed keys of these members since `since`.
-
-    On PostgreSQL one index probe per member, through (member_id, due_at): `nudges` is the
-    table that grows all day, and with statistics older than its growth the planner took
-    `member_id IN (...)` for unselective and scanned every recent nudge through the due_at
-    index instead (tens of seconds a busy tick). OFFSET 0 keeps the lateral subquery from
-    being flattened back into that plan."""
-    cols = (Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at)
-    if dialect != "postgresql":
-        return select(*cols).where(Nudge.member_id.in_(ids), Nudge.due_at >= since)
-    batch = (func.unnest(literal(ids, postgresql.ARRAY(Integer)))
-             .table_valued("id").render_derived(name="b"))
-    per_member = (
-        select(*cols).where(Nudge.member_id == batch.c.id, Nudge.due_at >= since)
-        .offset(0).lateral("n")
-    )
-    return select(*per_member.c).select_from(batch).join(per_member, true())
+# The batch's statements, built once: constructing them anew for every batch cost more than
+# running them. Member ids go in as expanding IN parameters.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_DUE_COLS = (
+    select(MemberSchedule.member_id, MemberSchedule.planned_through, MemberSchedule.timezone,
+           Member.household_id, Member.timezone, cast(Member.preferences, Text),
+           Member.sms_opt_out, func.coalesce(Member.phone, "") != "", Household.timezone)
+    # The due rows come with their member and household in the same round trip; an orphaned
+    # row (its member gone) is left out, and went with them anyway.
+    .join(Member, Member.id == MemberSchedule.member_id)
+    .join(Household, Household.id == Member.household_id)
+    .where(MemberSchedule.next_fire_at <= bindparam("now", type_=UTCDateTime()))
+    .order_by(MemberSchedule.next_fire_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+_DUE = _DUE_COLS
+_DUE_PG = _DUE_COLS.with_for_update(skip_locked=True, of=MemberSchedule)
+"""Concurrent workers take disjoint sets of due members."""
+_TASKS = (
+    select(Task.id, Task.member_id, Task.title, Task.due_at, Task.created_at, Task.critical)
+    .where(Task.member_id.in_(_IDS), Task.status.in_(OPEN_STATUSES), Task.due_at.is_not(None))
+)
+_CHORES = (
+    # Through the households (indexed), not the assignees (not indexed): a chore's assignee is
+    # always one of its own household's members.
+    select(Chore.id, Chore.household_id, Chore.assignee_id, Chore.title, Chore.next_due,
+           Chore.due_time)
+    .where(Chore.household_id.in_(bindparam("households", expanding=True)),
+           Chore.active.is_(True), Chore.next_due.is_not(None), Chore.assignee_id.is_not(None))
+)
+_SINCE = bindparam("since", type_=UTCDateTime())
+_SENT_COLS = (Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at)
+_SENT = select(*_SENT_COLS).where(Nudge.member_id.in_(_IDS), Nudge.due_at >= _SINCE)
+_BATCH = (
+    func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    .table_valued("id").render_derived(name="b")
+)
+_PER_MEMBER = (
+    select(*_SENT_COLS).where(Nudge.member_id == _BATCH.c.id, Nudge.due_at >= _SINCE)
+    .offset(0).lateral("n")
+)
+_SENT_PG = select(*_PER_MEMBER.c).select_from(_BATCH).join(_PER_MEMBER, true())
+"""On PostgreSQL one index probe per member, through (member_id, due_at): `nudges` is the
+table that grows all day, and with statistics older than its growth the planner took
+`member_id IN (...)` for unselective and scanned every recent nudge through the due_at index
+instead (tens of seconds a busy tick). OFFSET 0 keeps the lateral subquery from being
+flattened back into that plan."""
+_INBOUND = (
+    select(Interaction.member_id, func.max(Interaction.created_at))
+    .where(Interaction.member_id.in_(_IDS), Interaction.direction == "inbound",
+           Interaction.created_at >= _SINCE)
+    .group_by(Interaction.member_id)
+)
+_HABITS = (
+    select(Habit.id, Habit.member_id, Habit.name, Habit.reminder_time, Habit.created_at,
+           Habit.frequency, Habit.times_per_week, cast(Habit.weekdays, Text), Habit.target,
+           Habit.target_kind, cast(Habit.pauses, Text))
+    .where(Habit.member_id.in_(_IDS), Habit.active.is_(True), Habit.reminder_time.is_not(None))
+)
+_LOGS = (
+    select(HabitLog.habit_id, HabitLog.local_date, HabitLog.value, HabitLog.skipped)
+    .where(HabitLog.habit_id.in_(_IDS), HabitLog.local_date >= bindparam("oldest", type_=Date))
+    .order_by(HabitLog.local_date)
+)
 
 
 def _zone_or(tz: str | None, fallback: str) -> str:
@@ -570,21 +593,13 @@ async def _habits(
     conn: AsyncConnection, ids: list[int], now: dt.datetime, tz_of: dict[int, str],
     prefs: dict[int, _Prefs], back: int,
 ) -> dict[int, list[HabitSlot]]:
-    rows = (await conn.execute(
-        select(Habit.id, Habit.member_id, Habit.name, Habit.reminder_time, Habit.created_at,
-               Habit.frequency, Habit.times_per_week, cast(Habit.weekdays, Text), Habit.target,
-               Habit.target_kind, cast(Habit.pauses, Text))
-        .where(Habit.member_id.in_(ids), Habit.active.is_(True),
-               Habit.reminder_time.is_not(None))
-    )).all()
+    rows = (await conn.execute(_HABITS, {"ids": ids})).all()
     if not rows:
         return {}
     oldest = now.date() - dt.timedelta(days=12)
     entries: dict[int, list[DayEntry]] = defaultdict(list)
     for habit_id, day, value, skipped in await conn.execute(
-        select(HabitLog.habit_id, HabitLog.local_date, HabitLog.value, HabitLog.skipped)
-        .where(HabitLog.habit_id.in_([h.id for h in rows]), HabitLog.local_date >= oldest)
-        .order_by(HabitLog.local_date)
+        _LOGS, {"ids": [h.id for h in rows], "oldest": oldest}
     ):
         entries[habit_id].append(DayEntry(day, value, skipped))
     out: dict[int, list[HabitSlot]] = defaultdict(list)
