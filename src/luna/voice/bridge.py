@@ -52,7 +52,15 @@ from luna.voice import realtime_events as rt
 from luna.voice.calls import CallControl, OutboundCalls, webhook_url
 from luna.voice.playback import PlaybackTracker
 from luna.voice.transcript import CallLog, Tally, usage_items
-from luna.voice.twilio_codec import Start, b64_len, decode, encode_clear, encode_mark, encode_media
+from luna.voice.twilio_codec import (
+    Media,
+    Start,
+    b64_len,
+    decode,
+    encode_clear,
+    encode_mark,
+    encode_media,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -452,29 +460,31 @@ class CallSession:
             return None
 
     async def _twilio_loop(self) -> None:
-        ws, tracker = self.ws, self.tracker
+        # 50 frames a second per call: names are bound once, media is tested before the rest.
+        receive, tracker = self.ws.receive, self.tracker
         limit = self.settings.voice_max_message_bytes
         frames: list[str] = []
         while True:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
-                return
+            msg = await receive()
             raw = msg.get("text") or msg.get("bytes")
             if raw is None:
+                if msg["type"] == "websocket.disconnect":
+                    return
                 continue
             if len(raw) > limit:
                 self.oversized += 1
                 continue
             ev = decode(raw)
+            if type(ev) is Media:
+                if self.conn is None:
+                    frames.clear()
+                    continue
+                frames.append(ev.payload_b64)
+                if len(frames) >= INPUT_FRAMES:
+                    await self._append(frames)
+                    frames = []
+                continue
             match ev.type:
-                case "media":
-                    if self.conn is None:
-                        frames.clear()
-                        continue
-                    frames.append(ev.payload_b64)
-                    if len(frames) >= INPUT_FRAMES:
-                        await self._append(frames)
-                        frames = []
                 case "mark":
                     if tracker.on_mark(ev.name, _ms()) and tracker.idle:
                         self._poke()
