@@ -80,7 +80,7 @@ def hash_token(token: str) -> str:
 
 def member_out(member: Member, household_tz: str) -> MemberOut:
     prefs = Preferences.model_validate(member.preferences or {})
-    ctx = merge_ai_context(empty_ai_context(), member.ai_context or {})
+    ctx = merge_ai_context(None, member.ai_context or {})  # starts from the full shape
     return MemberOut(
         id=member.id,
         household_id=member.household_id,
