@@ -112,10 +112,13 @@ class InteractionService:
         async with self.db.transaction() as s:
             tz = await household_tz(s, household_id)
             if member_id is not None:
-                m = await s.get(Member, member_id)
-                if m is None or m.household_id != household_id:
+                # Two columns, not the member row: its profile JSON is not needed to file a turn.
+                found = (await s.execute(
+                    select(Member.household_id, Member.timezone).where(Member.id == member_id)
+                )).first()
+                if found is None or found.household_id != household_id:
                     raise NotFound(f"member {member_id} not found")
-                tz = m.timezone or tz
+                tz = found.timezone or tz
             if twilio_sid and await s.scalar(
                 select(Interaction.id).where(Interaction.twilio_sid == twilio_sid)
             ):
