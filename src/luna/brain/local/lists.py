@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from hassil import SlotList, TextSlotList
 
 from luna.brain.local import words
+from luna.brain.local.slots import PrefixSlotList
 from luna.tools.context import ToolContext
 
 GROUPS: dict[str, str] = {
@@ -122,11 +123,17 @@ class HouseholdLists:
 
 
 # Each part's slot lists are cached by content: after a write only the part that changed is
-# rebuilt, and hassil keeps the value index it built for the others.
+# rebuilt, and hassil keeps the value index it built for the others. The caches stay small: a
+# part's tries are thousands of objects, and every one that lives on lengthens each full
+# collection of the garbage collector (64 stale task lists made them take 100-300 ms).
 Part = tuple[dict[str, SlotList], dict[str, list[tuple[str, str]]]]
+SHARED_PARTS = 32
+"""Household-wide parts (members, chores) are the same for everyone in a household."""
+OWN_PARTS = 8
+"""A member's own parts (tasks, habits, goals) change with each write and are rarely shared."""
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=SHARED_PARTS)
 def _member_part(ms: tuple[MemberRef, ...]) -> Part:
     pairs = _member_pairs(ms)
     lists: dict[str, SlotList] = {
@@ -136,7 +143,7 @@ def _member_part(ms: tuple[MemberRef, ...]) -> Part:
     return lists, {"member": pairs}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=SHARED_PARTS)
 def _chore_part(cs: tuple[ChoreRef, ...]) -> Part:
     said = [(a, c.title) for c in cs for a in words.item_aliases(c.title)]
     done = [(a, c.title) for c in cs for a in words.done_aliases(c.title)]
@@ -144,7 +151,7 @@ def _chore_part(cs: tuple[ChoreRef, ...]) -> Part:
         "chore": [*said, *done]}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=OWN_PARTS)
 def _habit_part(hs: tuple[HabitRef, ...]) -> Part:
     said = [(a, h.name) for h in hs for a in words.habit_aliases(h.name)]
     done = [(a, h.name) for h in hs for a in words.habit_done_aliases(h.name)]
@@ -152,7 +159,7 @@ def _habit_part(hs: tuple[HabitRef, ...]) -> Part:
         "habit": [*said, *done]}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=OWN_PARTS)
 def _task_part(ts: tuple[TaskRef, ...]) -> Part:
     said = [(a, t.title) for t in ts for a in words.item_aliases(t.title)]
     done = [(a, t.title) for t in ts for a in words.done_aliases(t.title)]
@@ -160,7 +167,7 @@ def _task_part(ts: tuple[TaskRef, ...]) -> Part:
         "task": [*said, *done]}
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=OWN_PARTS)
 def _goal_part(gs: tuple[GoalRef, ...]) -> Part:
     names, units, done = _goal_pairs(gs)
     lists: dict[str, SlotList] = {
@@ -212,7 +219,7 @@ def _dedupe(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def _slot(name: str, pairs: Iterable[tuple[str, Any]]) -> TextSlotList:
     # Taken literally: a title with brackets in it ("Call mom (urgent)") is not a template.
-    return TextSlotList.from_tuples(list(pairs), allow_template=False, name=name)
+    return PrefixSlotList.of(pairs, name)
 
 
 # --- reading the household through the services -----------------------------------------------

@@ -1,0 +1,80 @@
+"""A household's names as hassil slot lists, indexed without a trie.
+
+hassil indexes a text slot list in a character trie: one node and one dict per character of
+every value. The household lists are rebuilt after writes and cached per member, so those
+tries became most of the process's long-lived objects, and every full garbage collection
+walked them (100-300 ms pauses). This index keeps one dict entry per distinct value and
+answers the same question: which values are a prefix of the text at the matcher's position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hassil.expression import TextChunk
+from hassil.intents import TextSlotList, TextSlotValue
+from hassil.util import fold_case, normalize_text
+
+_BREAK_WORDS = str.maketrans("-_", "  ")
+
+
+@dataclass
+class PrefixSlotList(TextSlotList):
+    """hassil's TextSlotList with the same candidates, from a dict keyed by folded value."""
+
+    _by_key: dict[str, list[TextSlotValue]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _lengths: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
+    _always: list[TextSlotValue] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    @staticmethod
+    def of(pairs: Iterable[tuple[str, Any]], name: str) -> PrefixSlotList:
+        """Literal values (a title with brackets in it is not a template)."""
+        values = [
+            TextSlotValue(text_in=TextChunk(normalize_text(text)), value_out=out)
+            for text, out in pairs
+        ]
+        return PrefixSlotList(name=name, values=values)
+
+    def _index(self) -> dict[str, list[TextSlotValue]]:
+        by_key: dict[str, list[TextSlotValue]] = {}
+        for value in self.values:
+            chunk = value.text_in
+            if isinstance(chunk, TextChunk):
+                if not chunk.text.strip():
+                    continue  # never matches; hassil leaves it out as well
+                text = chunk.text.lstrip()
+                folded = fold_case(text)
+                if len(folded) == len(text):
+                    by_key.setdefault(folded, []).append(value)
+                    continue
+            # Templates and text whose case folding changes its length are always tried.
+            self._always.append(value)
+        self._lengths = tuple(sorted({len(k) for k in by_key}))
+        self._by_key = by_key
+        return by_key
+
+    def _prefixes(self, by_key: dict[str, list[TextSlotValue]], folded: str) -> list[Any]:
+        found: list[TextSlotValue] = []
+        for length in self._lengths:
+            if length > len(folded):
+                break
+            hit = by_key.get(folded[:length])
+            if hit:
+                found.extend(hit)
+        return found
+
+    def get_candidates(self, text: str) -> list[TextSlotValue]:
+        by_key = self._by_key if self._by_key is not None else self._index()
+        folded = fold_case(text)
+        candidates = self._prefixes(by_key, folded)
+        if "-" in folded or "_" in folded:
+            # The matcher retries with "-" and "_" read as spaces; offer those values too.
+            candidates.extend(self._prefixes(by_key, folded.translate(_BREAK_WORDS)))
+        candidates.extend(self._always)
+        return candidates
