@@ -106,7 +106,8 @@ if profile:  # the bench's measured window only: SIGUSR1 starts, SIGUSR2 stops a
     signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
     signal.signal(signal.SIGUSR2, lambda *_: (prof.disable(), prof.dump_stats(profile)))
 uvicorn.run(create_app(s), host="127.0.0.1", port=s.port, log_level="warning",
-            ws="websockets-sansio", access_log=False, ws_max_size=1 << 20)
+            ws="websockets-sansio", access_log=False, ws_max_size=1 << 20,
+            ws_per_message_deflate=False)  # as `luna serve` runs it
 """
 
 

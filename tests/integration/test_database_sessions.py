@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
 from luna.db.engine import Database
-from luna.db.models import Household
+from luna.db.models import Base, Household
 
 WRITERS = 20
 
@@ -79,3 +81,45 @@ async def test_reads_inside_shared_reads_use_one_session(database: Database) -> 
 async def test_core_statements_run_on_an_async_connection(database: Database) -> None:
     async with database.engine.connect() as conn:
         assert (await conn.execute(text("select 41 + 1"))).scalar_one() == 42
+
+
+async def test_reads_after_a_write_inside_shared_reads_see_the_write(database: Database) -> None:
+    async with database.shared_reads():
+        async with database.read() as before:
+            assert await before.scalar(select(func.count()).select_from(Household)) == 0
+        async with database.transaction() as s:
+            s.add(Household(name="New", timezone="UTC"))
+        async with database.read() as after:
+            assert after is not before
+            assert await after.scalar(select(func.count()).select_from(Household)) == 1
+
+
+async def test_checkpoints_copy_the_wal_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        async with db.checkpoints(every_s=0.05):
+            for n in range(50):
+                async with db.transaction() as s:
+                    s.add(Household(name=f"House {n}", timezone="UTC"))
+            for _ in range(100):  # up to 5 s
+                if _in_database_file(path) == 50:
+                    break
+                await asyncio.sleep(0.05)
+        # Far below the autocheckpoint size: only the checkpointer can have moved them.
+        assert _in_database_file(path) == 50
+    finally:
+        await db.dispose()
+
+
+def _in_database_file(path: Path) -> int:
+    """Households in the main file itself; `immutable` reads it without looking at the WAL."""
+    conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return int(conn.execute("select count(*) from households").fetchone()[0])
+    except sqlite3.OperationalError:  # not even the schema has been copied over yet
+        return 0
+    finally:
+        conn.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Literal
 
 import pytest
@@ -9,6 +12,17 @@ import pytest
 from luna.tools.registry import Registry
 from luna.tools.render import to_chat_tool, to_realtime_tool
 from luna.tools.schema import parse_docstring
+
+
+class _NoDatabase:
+    """These tools touch no data; the registry still opens their shared-read scope."""
+
+    @asynccontextmanager
+    async def shared_reads(self) -> AsyncIterator[None]:
+        yield
+
+
+CTX = SimpleNamespace(services=SimpleNamespace(db=_NoDatabase()))
 
 
 def _registry() -> Registry:
@@ -89,21 +103,21 @@ def test_realtime_shape_is_flat() -> None:
 
 async def test_invoke_turns_bad_arguments_into_an_error_result() -> None:
     reg = _registry()
-    res = await reg.invoke("water_plants", None, {"room": "kitchen", "litres": "lots"})  # type: ignore[arg-type]
+    res = await reg.invoke("water_plants", CTX, {"room": "kitchen", "litres": "lots"})  # type: ignore[arg-type]
     assert not res.ok and res.error == "invalid_arguments" and "litres" in (res.detail or "")
-    res = await reg.invoke("water_plants", None, {"room": "kitchen", "extra": 1})  # type: ignore[arg-type]
+    res = await reg.invoke("water_plants", CTX, {"room": "kitchen", "extra": 1})  # type: ignore[arg-type]
     assert not res.ok and res.error == "invalid_arguments"
-    res = await reg.invoke("water_plants", None, '{"room": ')  # type: ignore[arg-type]
+    res = await reg.invoke("water_plants", CTX, '{"room": ')  # type: ignore[arg-type]
     assert not res.ok
 
 
 async def test_invoke_null_optional_takes_the_default() -> None:
-    res = await _registry().invoke("water_plants", None, {"room": "hall", "litres": None})  # type: ignore[arg-type]
+    res = await _registry().invoke("water_plants", CTX, {"room": "hall", "litres": None})  # type: ignore[arg-type]
     assert res.ok and res.data == {"room": "hall", "litres": 0.5}
 
 
 async def test_unknown_tool_is_an_error_result() -> None:
-    res = await _registry().invoke("fly", None, {})  # type: ignore[arg-type]
+    res = await _registry().invoke("fly", CTX, {})  # type: ignore[arg-type]
     assert not res.ok and res.error == "unknown_tool"
 
 
@@ -115,7 +129,7 @@ async def test_a_crashing_tool_becomes_an_internal_error_result() -> None:
         """Always fails."""
         raise RuntimeError("boom")
 
-    res = await reg.invoke("broken", None, {})  # type: ignore[arg-type]
+    res = await reg.invoke("broken", CTX, {})  # type: ignore[arg-type]
     assert not res.ok and res.error == "internal_error" and "boom" not in (res.detail or "")
 
 

@@ -52,7 +52,7 @@ def create_app(
         )
         app.state.brain = Brain(app.state.services, app.state.registry, settings)
         try:
-            async with sms.running(app), voice.running(app), scheduler_running(
+            async with db.checkpoints(), sms.running(app), voice.running(app), scheduler_running(
                 app.state.services, settings, sms=app.state.outbound_sms
             ) as app.state.scheduler:
                 yield

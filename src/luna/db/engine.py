@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,13 +24,26 @@ from sqlalchemy.ext.asyncio import (
 from luna.db import schedule_tracking as _schedule_tracking  # noqa: F401
 from luna.db.sqlite_inline import inline_url
 
+log = structlog.get_logger(__name__)
+
 # Another process holding SQLite's write lock blocks the loop while we wait (see sqlite_inline).
 SQLITE_BUSY_TIMEOUT_S = 15
+# A WAL checkpoint copies pages back and fsyncs. `checkpoints()` does that on a worker thread;
+# the loop's own connections only do it if the WAL grows this large (about 40 MB) anyway.
+SQLITE_AUTOCHECKPOINT_PAGES = 10_000
+SQLITE_CHECKPOINT_EVERY_S = 5.0
 
 
-# The session that reads share inside `Database.shared_reads()`, with the database it belongs to.
-_SHARED: ContextVar[tuple[Database, AsyncSession] | None] = ContextVar("luna_shared_read",
-                                                                       default=None)
+@dataclass(slots=True)
+class _Share:
+    """The session that reads share inside `Database.shared_reads()`, until the first write."""
+
+    db: Database
+    session: AsyncSession
+    open: bool = True
+
+
+_SHARED: ContextVar[_Share | None] = ContextVar("luna_shared_read", default=None)
 
 
 class Database:
@@ -58,6 +75,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed on success, rolled back on any error."""
+        shared = _SHARED.get()
+        if shared is not None and shared.db is self:
+            # What the shared session already loaded may be about to change: reads from here
+            # on get fresh sessions that see this write.
+            shared.open = False
         if not self.is_sqlite or self._writer_task is asyncio.current_task():
             async with self.sessions() as session, session.begin():
                 yield session
@@ -73,8 +95,8 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         shared = _SHARED.get()
-        if shared is not None and shared[0] is self:
-            yield shared[1]
+        if shared is not None and shared.db is self and shared.open:
+            yield shared.session
             return
         async with self.sessions() as session:
             yield session
@@ -84,22 +106,56 @@ class Database:
         """Every `read()` inside shares one session, so a composite read (a briefing is a
         dozen service reads) checks out one connection and loads each member row once.
 
-        Only for work that does not write: the shared identity map would not see a write
-        committed through another session. Its reads must also run one at a time (no gather).
+        The share ends at the first `transaction()` inside, whose write the shared identity map
+        would not see. Reads that share must run one at a time (no gather).
         """
         shared = _SHARED.get()
-        if shared is not None and shared[0] is self:
+        if shared is not None and shared.db is self:
             yield
             return
         async with self.sessions() as session:
-            token = _SHARED.set((self, session))
+            token = _SHARED.set(_Share(self, session))
             try:
                 yield
             finally:
                 _SHARED.reset(token)
 
+    @asynccontextmanager
+    async def checkpoints(self, every_s: float = SQLITE_CHECKPOINT_EVERY_S) -> AsyncIterator[None]:
+        """While open (a server's lifespan), SQLite's WAL is checkpointed on a worker thread, so
+        the disk flush never stalls the event loop the inline driver runs on."""
+        path = self.engine.url.database if self.is_sqlite else None
+        if not path or path == ":memory:":
+            yield
+            return
+        task = asyncio.create_task(_checkpoint_loop(path, every_s), name="sqlite-checkpoints")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _checkpoint_loop(path: str, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(_checkpoint, path)
+        except sqlite3.Error:
+            log.warning("sqlite_checkpoint_failed", exc_info=True)
+
+
+def _checkpoint(path: str) -> None:
+    # PASSIVE: copies what no reader still needs and never waits for, or blocks, a writer.
+    conn = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        conn.close()
 
 
 class _InlineSession(AsyncSession):
@@ -116,4 +172,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
     cursor.close()

@@ -189,7 +189,7 @@ async def get_daily_briefing(ctx: ToolContext, day: str | None = "today") -> Bri
     end = combine_local(on + timedelta(days=1), time(0), tz)
     is_today = on == local.date()
     me = ctx.member.id
-    # One after another on purpose: the registry runs a read-only tool's reads in one shared
+    # One after another on purpose: the registry runs a tool's reads in one shared
     # session, which loads the member once and cannot serve overlapping queries.
     # Only what the day shows: due that day, or (today) anything already overdue.
     open_tasks = await svc.tasks.list(

@@ -112,11 +112,9 @@ class Registry:
             args = _parse_arguments(arguments)
             parsed = spec.params.model_validate(args)
             kwargs = {k: getattr(parsed, k) for k in type(parsed).model_fields}
-            if spec.writes:
+            # A tool's reads share one session (the member is loaded once) up to its first write.
+            async with ctx.services.db.shared_reads():
                 data = await spec.fn(ctx, **kwargs)
-            else:
-                async with ctx.services.db.shared_reads():
-                    data = await spec.fn(ctx, **kwargs)
         except ValidationError as exc:
             return _failed(name, "invalid_arguments", _explain(exc), started)
         except Ambiguous as exc:
