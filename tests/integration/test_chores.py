@@ -9,7 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from luna.errors import NotFound
+from luna.services.access import Actor
+from luna.services.container import Services
 from luna.testing.clock import FrozenClock
 from tests.conftest import Family
 
@@ -449,3 +453,31 @@ async def test_another_household_gets_404_for_every_chore_endpoint(
     # Household A's chore is untouched.
     detail = (await client.get(f"/api/chores/{cid}", headers=family.headers())).json()
     assert (detail["points"], detail["active"], len(detail["completions"])) == (1, True, 1)
+
+
+async def test_chore_names_are_the_chores_the_list_shows_and_a_child_sees_only_theirs(
+    client: httpx.AsyncClient, family: Family, services: Services
+) -> None:
+    await _create(client, family, title="Take out the trash", assignee_id=family.child_id)
+    await _create(client, family, title="Water the plants", assignee_id=family.adult_id)
+    await _create(client, family, title="Sweep the porch")
+    gone = await _create(client, family, title="Wash the car")
+    r = await client.patch(f"/api/chores/{gone['id']}", json={"active": False},
+                           headers=family.headers())
+    assert r.status_code == 200, r.text
+    for actor in (_actor(family, "adult"), _actor(family, "child")):
+        listed = await services.chores.list(actor)
+        names = await services.chores.names(actor)
+        assert sorted((c.id, c.title, c.assignee_name) for c in listed) == sorted(names)
+    assert [n.title for n in await services.chores.names(_actor(family, "child"))] == [
+        "Take out the trash"]
+    adult = _actor(family, "adult")
+    plants = await services.chores.find_id(adult, "water plants")
+    assert plants == (await services.chores.find(adult, "water plants")).id
+    with pytest.raises(NotFound):  # a child's words match only the child's own chores
+        await services.chores.find_id(_actor(family, "child"), "water the plants")
+
+
+def _actor(family: Family, who: str) -> Actor:
+    member_id = family.child_id if who == "child" else family.adult_id
+    return Actor(household_id=family.household_id, member_id=member_id, role=who)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from luna.brain.local import lists as lists_module
 from luna.brain.local.engine import LocalBrain, LocalOutcome
 from luna.brain.local.lists import ListCache
 from luna.services.container import Services
@@ -186,6 +187,31 @@ async def test_a_new_chore_is_known_to_the_very_next_message(
     await say(brain, services, fam, "new chore: clean the fish tank every 7 days")
     out = await say(brain, services, fam, "Noah cleaned the fish tank")
     assert out.intent == "CompleteChore" and out.actions[0].ok
+
+
+async def test_handing_a_chore_over_keeps_the_chore_words_built_before(
+    brain: LocalBrain, services: Services, fam: BrainFamily
+) -> None:
+    await say(brain, services, fam, "whose turn is it to feed the cat")  # lists built and cached
+    before = lists_module._chore_part.cache_info()
+    handed = await say(brain, services, fam, "hand the laundry over to Noah")
+    assert handed.actions[0].ok
+    out = await say(brain, services, fam, "Noah did the laundry")
+    assert out.actions[0].ok
+    after = lists_module._chore_part.cache_info()
+    # The lists were rebuilt with Noah as the assignee, from the chore words already built.
+    assert after.misses == before.misses and after.hits > before.hits
+
+
+async def test_a_nickname_learned_in_conversation_names_the_member_next_message(
+    brain: LocalBrain, services: Services, fam: BrainFamily
+) -> None:
+    await say(brain, services, fam, "what's on my list")  # Maya's lists built and cached
+    learned = await say(brain, services, fam, "call me Mays")
+    assert learned.actions[0].tool == "update_user_profile" and learned.actions[0].ok
+    out = await say(brain, services, fam, "Mays did the laundry", who="Ben")
+    assert out.actions[0].ok
+    assert out.actions[0].arguments.get("completed_by", "").lower() in ("mays", "maya")
 
 
 async def test_whose_turn_names_the_assignee(

@@ -76,14 +76,13 @@ async def snapshot_before(ctx: ToolContext, tool: str) -> Snapshot | None:
     svc, actor, member_id = ctx.services, ctx.actor, ctx.member.id
     try:
         if kind == "tasks":
-            tasks = await svc.tasks.list(actor, member_id=member_id, status="open")
-            return {str(t.id): {"status": t.status,
-                                "due_at": t.due_at.isoformat() if t.due_at else None}
-                    for t in tasks}
+            zi = ZoneInfo(ctx.tz)  # the undo's reply reads the old time on the member's clock
+            return {str(i): {"status": status,
+                             "due_at": due.astimezone(zi).isoformat() if due else None}
+                    for i, (status, due) in (await svc.tasks.open_states(actor, member_id)).items()}
         if kind == "goals":
-            goals = await svc.goals.list(actor, member_id=member_id, status="all")
-            return {str(g.id): {"current_value": g.current_value, "status": g.status,
-                                "description": g.description} for g in goals}
+            return {str(i): g._asdict()
+                    for i, g in (await svc.goals.states(actor, member_id)).items()}
         today = ctx.now().astimezone(ZoneInfo(ctx.tz)).date()
         rows = await svc.checkins.list(actor, member_id, start=today - timedelta(days=9))
         return {r.date.isoformat(): {k: getattr(r, k) for k in CHECKIN_FIELDS} for r in rows}
@@ -252,8 +251,10 @@ class TurnRegistry(Registry):
     ) -> ToolResult:
         spec = self.base.get(name)
         writes = spec is not None and spec.writes
-        before = await snapshot_before(ctx, name) if writes else None
-        res = await self.base.invoke(name, ctx, arguments)
+        # The snapshot and the tool's reads share one session (and one load of the member).
+        async with ctx.services.db.shared_reads():
+            before = await snapshot_before(ctx, name) if writes else None
+            res = await self.base.invoke(name, ctx, arguments)
         action = action_from(name, arguments, res)
         if writes:
             await record_tool_action(ctx, action, before)

@@ -9,7 +9,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
@@ -92,6 +92,14 @@ class ChoreCompletionOut(BaseModel):
     points_awarded: int
     next_due: date | None
     next_assignee_id: int | None
+
+
+class ChoreName(NamedTuple):
+    """A chore as words name it: enough to match what was said, without its schedule."""
+
+    id: int
+    title: str
+    assignee_name: str | None
 
 
 class ChoreSuggestion(BaseModel):
@@ -370,6 +378,26 @@ class ChoreService:
     async def find(self, actor: Actor, title: str) -> ChoreOut:
         """The household's active chore whose title best matches what was said."""
         return best_match(title, await self.list(actor), lambda c: c.title, what="chore")
+
+    async def find_id(self, actor: Actor, title: str) -> int:
+        """find()'s chore, matched on names alone: a tool about to change it needs only its id."""
+        return best_match(title, await self.names(actor), lambda c: c.title, what="chore").id
+
+    async def names(self, actor: Actor) -> list[ChoreName]:
+        """The chores list() shows, by title and assignee, without reading their schedules."""
+        hid = _household_id(actor)
+        async with self.db.read() as s:
+            q = (
+                select(Chore.id, Chore.title, Member.name)
+                .outerjoin(Member, Member.id == Chore.assignee_id)
+                .where(Chore.household_id == hid, Chore.active.is_(True),
+                       Chore.next_due.is_not(None))
+                .order_by(Chore.next_due, Chore.id)
+            )
+            if actor.is_child:
+                m = await member_for_read(s, actor, None)
+                q = q.where(Chore.assignee_id == m.id)
+            return [ChoreName(int(i), str(t), n) for i, t, n in await s.execute(q)]
 
     async def get(self, actor: Actor, chore_id: int) -> ChoreDetail:
         async with self.db.read() as s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import math
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from luna.errors import InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, member_for_write, require_household
 from luna.services.habits import member_today
 from luna.services.matching import best_match
-from luna.services.zones import member_tz
+from luna.services.zones import member_tz, member_tz_map
 
 GoalTimeframe = Literal["daily", "weekly", "monthly", "quarterly", "yearly", "long_term"]
 GoalStatus = Literal["active", "completed", "paused", "abandoned"]
@@ -28,6 +28,14 @@ GoalCategory = Literal[
     "health", "fitness", "work", "financial", "learning", "relationships", "personal", "other"
 ]
 _OPEN = ("active", "paused")
+
+
+class GoalState(NamedTuple):
+    """What progress changes on a goal, and so what an undo puts back."""
+
+    current_value: float | None
+    status: str
+    description: str | None
 
 
 class GoalOut(BaseModel):
@@ -157,8 +165,7 @@ class GoalService:
         status: GoalStatus | Literal["all", "open"] | None = None,
     ) -> list[GoalOut]:
         async with self.db.read() as s:
-            q = select(Goal, Member)
-            q = q.join(Member, Member.id == Goal.member_id)
+            q = select(Goal)
             if member_id is None and not actor.is_child:
                 if actor.household_id is None:
                     raise InvalidInput("member_id is required")
@@ -170,12 +177,19 @@ class GoalService:
                 q = q.where(Goal.status.in_(_OPEN))
             elif status not in (None, "all"):
                 q = q.where(Goal.status == _choice(status, get_args(GoalStatus), "status"))
-            rows = (await s.execute(q.order_by(Goal.member_id, Goal.id))).all()
-            tzs: dict[int, str] = {}
-            for _, member in rows:
-                if member.id not in tzs:
-                    tzs[member.id] = await member_tz(s, member)
-            return [goal_out(g, tzs[g.member_id]) for g, _ in rows]
+            rows = list(await s.scalars(q.order_by(Goal.member_id, Goal.id)))
+            tzs = await member_tz_map(s, {g.member_id for g in rows})
+            return [goal_out(g, tzs[g.member_id]) for g in rows]
+
+    async def states(self, actor: Actor, member_id: int | None = None) -> dict[int, GoalState]:
+        """Each of the member's goals as an undo would restore it, without the rest of it."""
+        async with self.db.read() as s:
+            m = await member_for_read(s, actor, member_id)
+            rows = await s.execute(
+                select(Goal.id, Goal.current_value, Goal.status, Goal.description)
+                .where(Goal.member_id == m.id)
+            )
+            return {int(i): GoalState(v, str(st), d) for i, v, st, d in rows}
 
     async def get(self, actor: Actor, goal_id: int) -> GoalOut:
         async with self.db.read() as s:

@@ -151,6 +151,16 @@ class TaskService:
                 out = [t for t in out if not t.overdue]
             return out
 
+    async def open_states(
+        self, actor: Actor, member_id: int | None = None
+    ) -> dict[int, tuple[str, datetime | None]]:
+        """Each open task's status and due time (UTC), without the rest of the task: what an
+        undo needs to put back, read before every task write."""
+        async with self.db.read() as s:
+            q = await _scoped(s, actor, member_id, select(Task.id, Task.status, Task.due_at))
+            rows = await s.execute(q.where(Task.status.in_(OPEN_STATUSES)))
+            return {int(i): (str(status), due) for i, status, due in rows}
+
     async def get(self, actor: Actor, task_id: int) -> TaskOut:
         async with self.db.read() as s:
             t, m = await self._load(s, actor, task_id)

@@ -21,7 +21,7 @@ async def _household_tz(ctx: ToolContext) -> str:
 async def _chore_id(ctx: ToolContext, chore: str) -> int:
     if chore.strip().isdigit():
         return int(chore)
-    return (await ctx.services.chore_backend.find(ctx.actor, chore)).id
+    return await ctx.services.chore_backend.find_id(ctx.actor, chore)
 
 
 def _time_of_day(text: str, tz: str, ctx: ToolContext) -> str:

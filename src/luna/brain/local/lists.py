@@ -93,8 +93,11 @@ class HouseholdLists:
         ts, gs = tuple(tasks), tuple(goals)
         lists: dict[str, SlotList] = {}
         aliases: dict[str, list[tuple[str, str]]] = {}
-        for part in (_member_part(ms), _chore_part(cs), _habit_part(hs), _task_part(ts),
-                     _goal_part(gs)):
+        # Keyed by the words alone: completing a chore moves it to someone else and a new due
+        # date moves a task, but what people call them, and so their slot lists, stay the same.
+        for part in (_member_part(ms), _chore_part(_names(c.title for c in cs)),
+                     _habit_part(_names(h.name for h in hs)),
+                     _task_part(_names(t.title for t in ts)), _goal_part(gs)):
             lists.update(part[0])
             aliases.update(part[1])
         return cls(ms, cs, hs, ts, gs, lists, aliases)
@@ -144,25 +147,25 @@ def _member_part(ms: tuple[MemberRef, ...]) -> Part:
 
 
 @lru_cache(maxsize=SHARED_PARTS)
-def _chore_part(cs: tuple[ChoreRef, ...]) -> Part:
-    said = [(a, c.title) for c in cs for a in words.item_aliases(c.title)]
-    done = [(a, c.title) for c in cs for a in words.done_aliases(c.title)]
+def _chore_part(titles: tuple[str, ...]) -> Part:
+    said = [(a, t) for t in titles for a in words.item_aliases(t)]
+    done = [(a, t) for t in titles for a in words.done_aliases(t)]
     return {"chore": _slot("chore", said), "chore_done": _slot("chore_done", done)}, {
         "chore": [*said, *done]}
 
 
 @lru_cache(maxsize=OWN_PARTS)
-def _habit_part(hs: tuple[HabitRef, ...]) -> Part:
-    said = [(a, h.name) for h in hs for a in words.habit_aliases(h.name)]
-    done = [(a, h.name) for h in hs for a in words.habit_done_aliases(h.name)]
+def _habit_part(names: tuple[str, ...]) -> Part:
+    said = [(a, n) for n in names for a in words.habit_aliases(n)]
+    done = [(a, n) for n in names for a in words.habit_done_aliases(n)]
     return {"habit": _slot("habit", said), "habit_done": _slot("habit_done", done)}, {
         "habit": [*said, *done]}
 
 
 @lru_cache(maxsize=OWN_PARTS)
-def _task_part(ts: tuple[TaskRef, ...]) -> Part:
-    said = [(a, t.title) for t in ts for a in words.item_aliases(t.title)]
-    done = [(a, t.title) for t in ts for a in words.done_aliases(t.title)]
+def _task_part(titles: tuple[str, ...]) -> Part:
+    said = [(a, t) for t in titles for a in words.item_aliases(t)]
+    done = [(a, t) for t in titles for a in words.done_aliases(t)]
     return {"task": _slot("task", said), "task_done": _slot("task_done", done)}, {
         "task": [*said, *done]}
 
@@ -175,6 +178,10 @@ def _goal_part(gs: tuple[GoalRef, ...]) -> Part:
         "goal_done": _slot("goal_done", done),
     }
     return lists, {"goal": names}
+
+
+def _names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(names)))
 
 
 def _member_pairs(members: Sequence[MemberRef]) -> list[tuple[str, str]]:
@@ -278,8 +285,12 @@ PATCHES: dict[str, tuple[str, PatchFn]] = {
     "update_goal_progress": ("goals", _patch_goals),
 }
 """Writes whose result says exactly how a list changed: the cache is patched, not re-read."""
-REREAD = {"update_user_profile": None, "undo_last_action": None}
-"""Writes that may change anything (a new name, an undone task): every list is read again."""
+REREAD: dict[str, tuple[str, ...] | None] = {
+    "update_user_profile": ("members", "chores"),
+    "undo_last_action": None,
+}
+"""Writes whose result doesn't say what changed: the parts they can touch are read again (a new
+nickname renames the member and the chores assigned to them; an undo may change anything)."""
 
 
 @dataclass
@@ -303,7 +314,7 @@ class ListCache:
         drop = set(parts) if parts is not None else None
         for key in [k for k in self._entries if k[0] == household_id]:
             entry = self._entries[key]
-            if drop is None or "members" in drop:
+            if drop is None:
                 del self._entries[key]
                 continue
             for part in drop:
@@ -314,7 +325,7 @@ class ListCache:
         """Bring the lists up to date after a successful write."""
         hid, mid = ctx.member.household_id, ctx.member.id
         if tool in REREAD:
-            self.invalidate(hid)
+            self.invalidate(hid, REREAD[tool])
             return
         patch = PATCHES.get(tool)
         if patch is None:
@@ -370,7 +381,7 @@ async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> No
         )
     if "chores" not in parts:
         parts["chores"] = tuple(
-            ChoreRef(c.id, c.title, c.assignee_name) for c in await services.chores.list(actor)
+            ChoreRef(c.id, c.title, c.assignee_name) for c in await services.chores.names(actor)
         )
     if "habits" not in parts:
         parts["habits"] = tuple(
