@@ -137,6 +137,13 @@ class Scheduler:
                      plan_ms=round(total.plan_s * 1000, 1))
         return total
 
+    async def housekeeping(self, now: datetime | None = None) -> None:
+        """After a tick: prune old nudges (hourly) and vacuum the schedule rows (PostgreSQL,
+        once enough of them moved)."""
+        await self.prune(now)
+        if await self.store.maintain():
+            log.info("schedules_vacuumed")
+
     async def prune(self, now: datetime | None = None) -> int:
         """At most hourly per process: drop nudges older than the retention (the ticks call it)."""
         now = now or self.clock.now()
@@ -188,7 +195,7 @@ class InProcessScheduler:
                     await self.scheduler.store.ensure_rows()
                     ready = True
                 await self.scheduler.tick()
-                await self.scheduler.prune()
+                await self.scheduler.housekeeping()
             except Exception:
                 # A failed tick is retried at the next one; the keys keep that harmless.
                 log.exception("scheduler_tick_failed")
