@@ -10,6 +10,12 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/luna.db"
+# PostgreSQL connections per process: the app and each `luna worker` hold a pool of their own,
+# so with three workers (and their procrastinate pools, see luna.scheduler.workers) the
+# defaults fit well inside PostgreSQL's 100 max_connections, or a small hosted plan's.
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 5
+DEFAULT_POOL_TIMEOUT_S = 10.0
 
 BrainMode = Literal["local_only", "local_first", "llm_only"]
 
@@ -71,6 +77,13 @@ class Settings(BaseSettings):
 
     env: Env = Env.DEV
     database_url: str = DEFAULT_SQLITE_URL
+    db_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=100)
+    """PostgreSQL: connections one process keeps open (ignored on SQLite)."""
+    db_max_overflow: int = Field(default=DEFAULT_MAX_OVERFLOW, ge=0, le=100)
+    """PostgreSQL: connections one process may open beyond the pool in a burst; so at most
+    db_pool_size + db_max_overflow per process."""
+    db_pool_timeout_s: float = Field(default=DEFAULT_POOL_TIMEOUT_S, gt=0, le=300)
+    """How long a session waits for a free connection before failing."""
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from luna.config import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT_S, Settings
+
 # Registers the flush hook that keeps member_schedules in step with what changes a member's day.
 from luna.db import schedule_tracking as _schedule_tracking  # noqa: F401
 from luna.db.sqlite_inline import inline_url
@@ -47,7 +49,14 @@ _SHARED: ContextVar[_Share | None] = ContextVar("luna_shared_read", default=None
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    """One process's engine. On PostgreSQL the pool is bounded per process (see
+    `Settings.db_pool_size`): the app and every `luna worker` each hold one, and together they
+    must fit in the server's max_connections."""
+
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW, pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+    ) -> None:
         kwargs: dict[str, Any] = {"echo": echo}
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -56,7 +65,8 @@ class Database:
             self.engine: AsyncEngine = create_async_engine(inline_url(url), **kwargs)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow,
+                          pool_timeout=pool_timeout_s, pool_pre_ping=True)
             self.engine = create_async_engine(url, **kwargs)
         self.sessions = async_sessionmaker(
             self.engine,
@@ -67,6 +77,12 @@ class Database:
         # the loop instead of blocking it in SQLite's busy handler while the first can't finish.
         self._writer = asyncio.Lock()
         self._writer_task: asyncio.Task[Any] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(settings.database_url, pool_size=settings.db_pool_size,
+                   max_overflow=settings.db_max_overflow,
+                   pool_timeout_s=settings.db_pool_timeout_s)
 
     @property
     def dialect(self) -> str:

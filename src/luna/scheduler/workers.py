@@ -76,7 +76,7 @@ class WorkerRuntime:
         """Jobs this worker runs at once (`luna worker --concurrency` may change it)."""
         self.job_clock = JobClock()
         clock: Clock = self.job_clock if self.simulated else SystemClock()
-        self.db = Database(settings.database_url)
+        self.db = Database.from_settings(settings)
         self.services = Services.build(self.db, clock, default_region=settings.default_region,
                                        settings=settings)
         self.scheduler = Scheduler(self.services, settings)
@@ -106,6 +106,12 @@ def job_pool_size(settings: Settings, runtime: WorkerRuntime | None) -> int:
     return runtime.jobs + 2
 
 
+def max_connections(settings: Settings, runtime: WorkerRuntime) -> int:
+    """The most PostgreSQL connections one worker process opens: Luna's own pool (the
+    `db_pool_size` / `db_max_overflow` settings, as for the app) and procrastinate's."""
+    return settings.db_pool_size + settings.db_max_overflow + job_pool_size(settings, runtime)
+
+
 def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procrastinate.App:
     """The procrastinate app; with a `runtime`, its tasks run the scheduler (a worker), without
     one it can only defer jobs (tests, benches)."""
@@ -128,14 +134,16 @@ def build_app(settings: Settings, runtime: WorkerRuntime | None = None) -> procr
         for _ in range(max(0, helpers)):
             await plan.defer_async(timestamp=timestamp)
         stats = await runtime.scheduler.tick(now, batch_size=batch)
-        await runtime.scheduler.prune(now)
+        await runtime.scheduler.housekeeping(now)
         return {"due": due, "members": stats.members, "sent": stats.outcomes.get("sent", 0)}
 
     @app.task(name=PLAN, queue=QUEUE)
     async def plan(timestamp: int) -> dict[str, Any]:
         assert runtime is not None, "a deferring-only app cannot run jobs"
         batch = min(runtime.scheduler.batch_size, FANOUT_BATCH)
-        stats = await runtime.scheduler.tick(runtime.now_for(timestamp), batch_size=batch)
+        now = runtime.now_for(timestamp)
+        stats = await runtime.scheduler.tick(now, batch_size=batch)
+        await runtime.scheduler.housekeeping(now)
         return {"members": stats.members, "sent": stats.outcomes.get("sent", 0)}
 
     if runtime is not None and not runtime.simulated:
@@ -171,7 +179,8 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None,
     try:
         await runtime.scheduler.store.ensure_rows()
         async with app.open_async():
-            log.info("worker_started", concurrency=n, simulated=runtime.simulated)
+            log.info("worker_started", concurrency=n, simulated=runtime.simulated,
+                     max_connections=max_connections(settings, runtime))
             await app.run_worker_async(queues=[QUEUE], concurrency=n, name=name or "luna",
                                        delete_jobs="successful")
     finally:
