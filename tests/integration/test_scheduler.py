@@ -453,3 +453,32 @@ async def test_the_llm_writer_prices_what_the_model_used() -> None:
 
 def test_quiet_hours_default_is_half_past_nine_to_seven() -> None:
     assert Quiet().start == time(21, 30) and Quiet().end == time(7)
+
+
+async def test_the_schedule_rows_are_vacuumed_once_enough_of_them_moved(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    await run(scheduler, clock, DAY_START, DAY_START + timedelta(hours=8),
+              step=timedelta(minutes=30))
+    store = scheduler.store
+    assert store.rescheduled > 0
+    assert not await store.maintain(every=store.rescheduled + 1)  # not enough moved yet
+    vacuumed = await store.maintain(every=1)
+    # PostgreSQL only: SQLite rewrites rows in place and leaves nothing to vacuum.
+    assert vacuumed is (services.db.dialect == "postgresql")
+    assert store.rescheduled == (0 if vacuumed else store.rescheduled)
+    await scheduler.housekeeping(DAY_START + timedelta(hours=8))  # prunes, vacuums if due
+    assert len(await nudges(services)) == 3
+
+
+def test_the_postgresql_pool_follows_the_settings() -> None:
+    from luna.db.engine import Database
+
+    settings = load_settings(env="test", database_url="postgresql://u@127.0.0.1:1/x",
+                             db_pool_size=3, db_max_overflow=2, db_pool_timeout_s=4)
+    db = Database.from_settings(settings)
+    pool: Any = db.engine.pool
+    assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 2, 4)
+    fields = Settings.model_fields
+    # The defaults: the app and three workers stay well inside PostgreSQL's 100 connections.
+    assert fields["db_pool_size"].default + fields["db_max_overflow"].default <= 10
