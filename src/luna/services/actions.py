@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -49,6 +49,10 @@ class UndoOut(BaseModel):
     """What the member hears: "Undone: I removed the task “Buy milk”."."""
 
 
+_ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
+_INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
+
+
 def action_out(row: ActionLog) -> ActionOut:
     return ActionOut(
         id=row.id, member_id=row.member_id, tool=row.tool, summary=row.summary,
@@ -80,15 +84,20 @@ class ActionService:
         undo: dict[str, Any],
         channel: str | None,
     ) -> ActionOut:
+        row = ActionLog(
+            household_id=household_id, member_id=member_id, tool=tool, summary=summary,
+            target_kind=target_kind, target_id=target_id, undo=dict(undo),
+            channel=channel, created_at=self.clock.now(), undone_at=None,
+        )
         async with self.db.transaction() as s:
-            row = ActionLog(
-                household_id=household_id, member_id=member_id, tool=tool, summary=summary,
-                target_kind=target_kind, target_id=target_id, undo=dict(undo),
-                channel=channel, created_at=self.clock.now(),
-            )
-            s.add(row)
-            await s.flush()
-            return action_out(row)
+            # One row written on every write turn: a plain INSERT, not a unit-of-work flush.
+            conn = await s.connection()
+            row.id = (await conn.execute(_INSERT_ACTION, {
+                "household_id": household_id, "member_id": member_id, "tool": tool,
+                "summary": summary, "target_kind": target_kind, "target_id": target_id,
+                "undo": row.undo, "channel": channel, "created_at": row.created_at,
+            })).scalar_one()
+        return action_out(row)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:
         """The speaker's own latest actions, newest first."""

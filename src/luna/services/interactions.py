@@ -8,7 +8,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from luna.clock import Clock
@@ -85,6 +85,10 @@ def month_bounds(year: int, month: int, tz: str) -> tuple[datetime, datetime]:
     return combine_local(first, time(0), tz), combine_local(after, time(0), tz)
 
 
+_INTERACTION_TABLE: Table = Interaction.__table__  # type: ignore[assignment]
+_INSERT_INTERACTION = insert(_INTERACTION_TABLE).returning(_INTERACTION_TABLE.c.id)
+
+
 class InteractionService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -129,9 +133,15 @@ class InteractionService:
                 assistant_response=assistant_response, transcript=list(transcript),
                 meta=dict(metadata or {}), twilio_sid=twilio_sid or None, created_at=now,
             )
-            s.add(row)
+            # Every turn files one: a plain INSERT, not a unit-of-work flush.
+            conn = await s.connection()
             try:
-                await s.flush()
+                row.id = (await conn.execute(_INSERT_INTERACTION, {
+                    "household_id": household_id, "member_id": member_id, "channel": channel,
+                    "direction": direction, "user_message": user_message,
+                    "assistant_response": assistant_response, "transcript": row.transcript,
+                    "metadata": row.meta, "twilio_sid": row.twilio_sid, "created_at": now,
+                })).scalar_one()
             except IntegrityError as exc:
                 # Two retries of one webhook can race past the check above.
                 raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
@@ -141,7 +151,8 @@ class InteractionService:
                     kind=kind, quantity=float(quantity), unit=unit, cost_usd=float(cost),
                     created_at=now,
                 ))
-            await s.flush()
+            if usage:
+                await s.flush()
             return interaction_out(row, tz)
 
     async def get(self, actor: Actor, interaction_id: int) -> InteractionOut:
