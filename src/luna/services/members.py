@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -40,6 +41,15 @@ class Preferences(BaseModel):
     evening_checkin: str | None = Field(default="21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     day_start: str = Field(default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class MemberName(NamedTuple):
+    """A member as words name them: enough to resolve "Ava" or "Grandpa", without the profile."""
+
+    id: int
+    name: str
+    nicknames: tuple[str, ...]
+    role: str
 
 
 class MemberOut(BaseModel):
@@ -244,6 +254,19 @@ class MemberService:
                 select(Member).where(Member.household_id == hid).order_by(Member.id)
             )
             return [member_out(m, tz) for m in rows]
+
+    async def names(self, actor: Actor) -> builtins.list[MemberName]:
+        """The household's members by name and nickname, in list()'s order."""
+        hid = actor.household_id
+        if hid is None:
+            raise InvalidInput("household_id is required")
+        async with self.db.read() as s:
+            rows = await s.execute(
+                select(Member.id, Member.name, Member.nicknames, Member.role)
+                .where(Member.household_id == hid).order_by(Member.id)
+            )
+            return [MemberName(int(i), str(n), tuple(nick or ()), str(r))
+                    for i, n, nick, r in rows]
 
     async def update(self, actor: Actor, member_id: int, changes: dict[str, Any]) -> MemberOut:
         async with self.db.transaction() as s:

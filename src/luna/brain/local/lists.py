@@ -376,8 +376,8 @@ async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> No
     services, actor, member = ctx.services, ctx.actor, ctx.member
     if "members" not in parts:
         parts["members"] = tuple(
-            MemberRef(m.id, m.name, tuple(m.nicknames), m.role)
-            for m in await services.members.list(actor)
+            MemberRef(m.id, m.name, m.nicknames, m.role)
+            for m in await services.members.names(actor)
         )
     if "chores" not in parts:
         parts["chores"] = tuple(
