@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from hassil.expression import TextChunk
@@ -18,6 +19,13 @@ from hassil.intents import TextSlotList, TextSlotValue
 from hassil.util import fold_case, normalize_text
 
 _BREAK_WORDS = str.maketrans("-_", "  ")
+
+
+@lru_cache(maxsize=8192)
+def _normalized(text: str) -> str:
+    # Most of a list's rebuild after a write was hassil normalising the same aliases again;
+    # strings are not tracked by the garbage collector, so keeping them costs it nothing.
+    return normalize_text(text)
 
 
 @dataclass
@@ -36,7 +44,7 @@ class PrefixSlotList(TextSlotList):
     def of(pairs: Iterable[tuple[str, Any]], name: str) -> PrefixSlotList:
         """Literal values (a title with brackets in it is not a template)."""
         values = [
-            TextSlotValue(text_in=TextChunk(normalize_text(text)), value_out=out)
+            TextSlotValue(text_in=TextChunk(_normalized(text)), value_out=out)
             for text, out in pairs
         ]
         return PrefixSlotList(name=name, values=values)
