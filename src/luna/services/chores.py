@@ -509,7 +509,7 @@ class ChoreService:
                     raise Forbidden("a child can only take credit for themselves")
             if doer is not None:
                 await _household_member(s, actor, c.household_id, doer)
-            tz, _ = await _household(s, c.household_id)
+            tz = await household_tz(s, c.household_id)
             today, _ = self._today(tz)
             due = c.next_due
             row = ChoreCompletion(
@@ -522,11 +522,13 @@ class ChoreService:
             c.next_due = recurrence.next_due_after(_row_schedule(c), due, today)
             # A finished one-off keeps whoever did it; a recurring chore moves on, skipped or not.
             if c.next_due is not None:
-                effort = await _recent_effort(s, c.household_id, now)
-                last = (await _last_done(s, [c.id])).get(c.id, {})
+                mode = AssignmentMode(c.assignment_mode)
+                # Only "fairest" weighs who did what lately; the other modes never read it.
+                fair = mode is AssignmentMode.FAIREST
+                effort = await _recent_effort(s, c.household_id, now) if fair else {}
+                last = (await _last_done(s, [c.id])).get(c.id, {}) if fair else {}
                 c.assignee_id = next_assignee(
-                    AssignmentMode(c.assignment_mode), c.assignee_id,
-                    list(c.rotation_member_ids or []), effort, last,
+                    mode, c.assignee_id, list(c.rotation_member_ids or []), effort, last,
                 )
             await s.flush()
             return ChoreCompletionOut(
