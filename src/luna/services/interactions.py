@@ -8,7 +8,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, Table, func, insert, select
+from sqlalchemy import Select, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from luna.clock import Clock
@@ -89,6 +89,11 @@ _INTERACTION_TABLE: Table = Interaction.__table__  # type: ignore[assignment]
 _INSERT_INTERACTION = insert(_INTERACTION_TABLE).returning(_INTERACTION_TABLE.c.id)
 
 
+_MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
+    Member.id == bindparam("member_id")
+)
+
+
 class InteractionService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -117,16 +122,10 @@ class InteractionService:
             tz = await household_tz(s, household_id)
             if member_id is not None:
                 # Two columns, not the member row: its profile JSON is not needed to file a turn.
-                found = (await s.execute(
-                    select(Member.household_id, Member.timezone).where(Member.id == member_id)
-                )).first()
+                found = (await s.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
                 if found is None or found.household_id != household_id:
                     raise NotFound(f"member {member_id} not found")
                 tz = found.timezone or tz
-            if twilio_sid and await s.scalar(
-                select(Interaction.id).where(Interaction.twilio_sid == twilio_sid)
-            ):
-                raise Conflict(f"interaction {twilio_sid} was already recorded")
             row = Interaction(
                 household_id=household_id, member_id=member_id, channel=channel,
                 direction=direction, user_message=user_message,
@@ -143,7 +142,8 @@ class InteractionService:
                     "metadata": row.meta, "twilio_sid": row.twilio_sid, "created_at": now,
                 })).scalar_one()
             except IntegrityError as exc:
-                # Two retries of one webhook can race past the check above.
+                # The unique twilio_sid decides, also between processes: a retried webhook
+                # (or two racing) files one turn.
                 raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
             for kind, quantity, unit, cost in usage:
                 s.add(UsageRecord(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,18 @@ class InboundOut:
     created_at: datetime
 
 
+# Every text runs these two; built once, they skip constructing the statement each time.
+_BY_PHONE = select(Member, Household.timezone).join(
+    Household, Household.id == Member.household_id
+).where(Member.phone == bindparam("phone"))
+_FINISH = (
+    update(InboundMessage)
+    .where(InboundMessage.provider_sid == bindparam("sid"))
+    .values(status=bindparam("status"), reply=bindparam("reply"),
+            reply_via=bindparam("reply_via"))
+)
+
+
 class SmsInbox:
     def __init__(self, db: Database, clock: Clock, default_region: str = "US") -> None:
         self.db = db
@@ -93,11 +105,7 @@ class SmsInbox:
             phone = normalize_phone(raw, self.default_region)
         except ValueError:
             return None
-        row = (await s.execute(
-            select(Member, Household.timezone)
-            .join(Household, Household.id == Member.household_id)
-            .where(Member.phone == phone)
-        )).first()
+        row = (await s.execute(_BY_PHONE, {"phone": phone})).first()
         return None if row is None else member_out(row[0], row[1])
 
     async def get(self, sid: str) -> InboundOut | None:
@@ -127,9 +135,7 @@ class SmsInbox:
         now = self.clock.now()
         async with self.db.transaction() as s:
             done = await s.execute(
-                update(InboundMessage)
-                .where(InboundMessage.provider_sid == sid)
-                .values(status=status, reply=reply, reply_via=via)
+                _FINISH, {"sid": sid, "status": status, "reply": reply, "reply_via": via}
             )
             if not getattr(done, "rowcount", 1):
                 raise NotFound(f"inbound message {sid} not found")
