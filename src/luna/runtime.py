@@ -13,7 +13,7 @@ from luna.services.container import Services
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database.from_settings(settings)
         self.services = Services.build(
             self.db, clock or SystemClock(), default_region=settings.default_region,
             settings=settings,

@@ -45,7 +45,7 @@ def create_app(
             async with sms.running(app), voice.running(app):
                 yield
             return
-        db = Database(settings.database_url)
+        db = Database.from_settings(settings)
         app.state.services = Services.build(
             db, clock or SystemClock(), default_region=settings.default_region,
             settings=settings,
