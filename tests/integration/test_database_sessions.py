@@ -94,6 +94,32 @@ async def test_reads_after_a_write_inside_shared_reads_see_the_write(database: D
             assert await after.scalar(select(func.count()).select_from(Household)) == 1
 
 
+async def test_turns_that_read_then_write_never_wait_on_each_other_for_a_connection(
+    database: Database,
+) -> None:
+    """Each turn reads in its shared session, then writes. If the shared session kept its
+    connection through the write, four turns on a pool of two would each hold one connection
+    and wait for a second until the pool timed out."""
+    small = Database(database.url, pool_size=1, max_overflow=1, pool_timeout_s=3)
+
+    async def turn(n: int) -> str:
+        async with small.shared_reads():
+            async with small.read() as s:
+                first = await s.scalar(select(Household).order_by(Household.id).limit(1))
+            await asyncio.sleep(0.05)  # every turn holds its read before any of them writes
+            async with small.transaction() as s:
+                s.add(Household(name=f"Turn {n}", timezone="UTC"))
+            assert first is not None
+            return first.name  # what the shared session loaded stays readable after the write
+
+    try:
+        async with small.transaction() as s:
+            s.add(Household(name="First", timezone="UTC"))
+        assert await asyncio.gather(*(turn(n) for n in range(4))) == ["First"] * 4
+    finally:
+        await small.dispose()
+
+
 async def test_checkpoints_copy_the_wal_into_the_database_file(tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
     db = Database(f"sqlite+aiosqlite:///{path}")

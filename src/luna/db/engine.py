@@ -92,10 +92,14 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed on success, rolled back on any error."""
         shared = _SHARED.get()
-        if shared is not None and shared.db is self:
+        if shared is not None and shared.db is self and shared.open:
             # What the shared session already loaded may be about to change: reads from here
-            # on get fresh sessions that see this write.
+            # on get fresh sessions that see this write. Its connection goes back to the pool
+            # first, so a turn never holds one connection while waiting for a second (50
+            # concurrent turns on a pool of 10 would otherwise wait on each other until the
+            # pool timed out). What it loaded stays readable, detached.
             shared.open = False
+            await shared.session.close()
         if not self.is_sqlite or self._writer_task is asyncio.current_task():
             async with self.sessions() as session, session.begin():
                 yield session
