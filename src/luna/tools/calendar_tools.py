@@ -10,11 +10,10 @@ import structlog
 
 from luna.errors import Forbidden, InvalidInput, Upstream
 from luna.services.calendar import EventOut, parse_window
-from luna.services.members import MemberOut
 from luna.services.when import attach, parse_when
 from luna.tools.catalog import registry
 from luna.tools.context import ToolContext
-from luna.tools.people import resolve_member, resolve_members
+from luna.tools.people import Person, resolve_member, resolve_members
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +21,7 @@ WHOLE_FAMILY = frozenset({"everyone", "all", "family", "the family", "whole fami
 MAX_CHORE_DAYS = 31
 
 
-async def chores_due(ctx: ToolContext, member: MemberOut, days: list[date]) -> list[Any]:
+async def chores_due(ctx: ToolContext, member: Person, days: list[date]) -> list[Any]:
     """Chores due for `member` on each day."""
     found: list[dict[str, Any]] = []
     for day in days[:MAX_CHORE_DAYS]:

@@ -6,17 +6,21 @@ from collections.abc import Sequence
 
 from luna.errors import Ambiguous, InvalidInput, NotFound
 from luna.services.matching import best_match
-from luna.services.members import MemberOut
+from luna.services.members import MemberName, MemberOut
 from luna.tools.context import ToolContext
 
 SELF_WORDS = frozenset({"me", "myself", "i", "mine", "self"})
 
+Person = MemberOut | MemberName
+"""Who was named: the speaker's full record, or another member's id and names (what the tools
+need of them, read without anyone's profile)."""
 
-def _aliases(members: Sequence[MemberOut]) -> list[tuple[str, MemberOut]]:
+
+def _aliases(members: Sequence[Person]) -> list[tuple[str, Person]]:
     return [(alias, m) for m in members for alias in [m.name, *m.nicknames] if alias.strip()]
 
 
-def match_member(name: str, members: Sequence[MemberOut]) -> MemberOut:
+def match_member(name: str, members: Sequence[Person]) -> Person:
     """The one member whose name or nickname best matches `name` (NotFound / Ambiguous)."""
     if name.strip().isdigit():
         for m in members:
@@ -36,20 +40,20 @@ def match_member(name: str, members: Sequence[MemberOut]) -> MemberOut:
                         names) from exc
 
 
-async def resolve_member(ctx: ToolContext, name: str) -> MemberOut:
+async def resolve_member(ctx: ToolContext, name: str) -> Person:
     """A member of the caller's household named `name`; other households are never searched."""
     text = name.strip()
     if not text:
         raise InvalidInput("a family member's name is needed")
     if text.lower() in SELF_WORDS:
         return ctx.member
-    return match_member(text, await ctx.services.members.list(ctx.actor))
+    return match_member(text, await ctx.services.members.names(ctx.actor))
 
 
-async def resolve_members(ctx: ToolContext, names: Sequence[str]) -> list[MemberOut]:
+async def resolve_members(ctx: ToolContext, names: Sequence[str]) -> list[Person]:
     """Each named member once, in the order first named."""
-    members = await ctx.services.members.list(ctx.actor)
-    found: dict[int, MemberOut] = {}
+    members = await ctx.services.members.names(ctx.actor)
+    found: dict[int, Person] = {}
     for name in names:
         text = name.strip()
         if not text:
