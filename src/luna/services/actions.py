@@ -84,19 +84,16 @@ class ActionService:
         undo: dict[str, Any],
         channel: str | None,
     ) -> ActionOut:
-        row = ActionLog(
-            household_id=household_id, member_id=member_id, tool=tool, summary=summary,
-            target_kind=target_kind, target_id=target_id, undo=dict(undo),
-            channel=channel, created_at=self.clock.now(), undone_at=None,
-        )
+        values: dict[str, Any] = {
+            "household_id": household_id, "member_id": member_id, "tool": tool,
+            "summary": summary, "target_kind": target_kind, "target_id": target_id,
+            "undo": dict(undo), "channel": channel, "created_at": self.clock.now(),
+        }
         async with self.db.transaction() as s:
             # One row written on every write turn: a plain INSERT, not a unit-of-work flush.
             conn = await s.connection()
-            row.id = (await conn.execute(_INSERT_ACTION, {
-                "household_id": household_id, "member_id": member_id, "tool": tool,
-                "summary": summary, "target_kind": target_kind, "target_id": target_id,
-                "undo": row.undo, "channel": channel, "created_at": row.created_at,
-            })).scalar_one()
+            new_id = (await conn.execute(_INSERT_ACTION, values)).scalar_one()
+        row = ActionLog(id=new_id, undone_at=None, **values)
         return action_out(row)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:

@@ -23,7 +23,6 @@ from luna.services.access import Actor
 from luna.services.chore_app import ChoreAppClient, ChoreAppRefused
 from luna.services.chores import (
     ChoreCompletionOut,
-    ChoreName,
     ChoreOut,
     ChoreService,
     ChoreSuggestion,
@@ -58,8 +57,6 @@ class ChoreBackend(Protocol):
     async def find(self, actor: Actor, title: str) -> ChoreOut: ...
 
     async def find_id(self, actor: Actor, title: str) -> int: ...
-
-    async def names(self, actor: Actor) -> builtins.list[ChoreName]: ...
 
     async def complete(
         self, actor: Actor, chore_id: int, completed_by: int | None = None
@@ -197,9 +194,6 @@ class ChoreAppBackend:
 
     async def find_id(self, actor: Actor, title: str) -> int:
         return (await self.find(actor, title)).id
-
-    async def names(self, actor: Actor) -> builtins.list[ChoreName]:
-        return [ChoreName(c.id, c.title, c.assignee_name) for c in await self.list(actor)]
 
     async def complete(
         self, actor: Actor, chore_id: int, completed_by: int | None = None

@@ -9,10 +9,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -231,6 +231,19 @@ def _household_id(actor: Actor) -> int:
     return actor.household_id
 
 
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+
+
+async def _visible(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
+    """`q` narrowed to the household's active chores that `actor` may see: one member's when
+    asked (a child's token sees only the child's own)."""
+    q = q.where(Chore.household_id == _household_id(actor), Chore.active.is_(True))
+    if member_id is not None or actor.is_child:
+        m = await member_for_read(s, actor, member_id)
+        q = q.where(Chore.assignee_id == m.id)
+    return q
+
+
 async def _household(s: AsyncSession, hid: int) -> tuple[str, dict[int, str]]:
     tz = await household_tz(s, hid)
     rows = await s.execute(select(Member.id, Member.name).where(Member.household_id == hid))
@@ -385,18 +398,10 @@ class ChoreService:
 
     async def names(self, actor: Actor) -> list[ChoreName]:
         """The chores list() shows, by title and assignee, without reading their schedules."""
-        hid = _household_id(actor)
         async with self.db.read() as s:
-            q = (
-                select(Chore.id, Chore.title, Member.name)
-                .outerjoin(Member, Member.id == Chore.assignee_id)
-                .where(Chore.household_id == hid, Chore.active.is_(True),
-                       Chore.next_due.is_not(None))
-                .order_by(Chore.next_due, Chore.id)
-            )
-            if actor.is_child:
-                m = await member_for_read(s, actor, None)
-                q = q.where(Chore.assignee_id == m.id)
+            q = await _visible(s, actor, None, select(Chore.id, Chore.title, Member.name))
+            q = (q.outerjoin(Member, Member.id == Chore.assignee_id)
+                 .where(Chore.next_due.is_not(None)).order_by(Chore.next_due, Chore.id))
             return [ChoreName(int(i), str(t), n) for i, t, n in await s.execute(q)]
 
     async def get(self, actor: Actor, chore_id: int) -> ChoreDetail:
@@ -677,15 +682,10 @@ class ChoreService:
     async def list(
         self, actor: Actor, *, day: date | None = None, member_id: int | None = None
     ) -> list[ChoreOut]:
-        hid = _household_id(actor)
         async with self.db.read() as s:
-            tz, names = await _household(s, hid)
+            tz, names = await _household(s, _household_id(actor))
             today, now_local = self._today(tz)
-            q = select(Chore).where(Chore.household_id == hid, Chore.active.is_(True))
-            if member_id is not None or actor.is_child:
-                m = await member_for_read(s, actor, member_id)
-                q = q.where(Chore.assignee_id == m.id)
-            rows = list(await s.scalars(q))
+            rows = list(await s.scalars(await _visible(s, actor, member_id, select(Chore))))
             if day is None:
                 rows = [c for c in rows if c.next_due is not None]
             else:

@@ -126,25 +126,24 @@ class InteractionService:
                 if found is None or found.household_id != household_id:
                     raise NotFound(f"member {member_id} not found")
                 tz = found.timezone or tz
-            row = Interaction(
-                household_id=household_id, member_id=member_id, channel=channel,
-                direction=direction, user_message=user_message,
-                assistant_response=assistant_response, transcript=list(transcript),
-                meta=dict(metadata or {}), twilio_sid=twilio_sid or None, created_at=now,
-            )
+            values: dict[str, Any] = {
+                "household_id": household_id, "member_id": member_id, "channel": channel,
+                "direction": direction, "user_message": user_message,
+                "assistant_response": assistant_response, "transcript": list(transcript),
+                "twilio_sid": twilio_sid or None, "created_at": now,
+            }
+            meta = dict(metadata or {})
             # Every turn files one: a plain INSERT, not a unit-of-work flush.
             conn = await s.connection()
             try:
-                row.id = (await conn.execute(_INSERT_INTERACTION, {
-                    "household_id": household_id, "member_id": member_id, "channel": channel,
-                    "direction": direction, "user_message": user_message,
-                    "assistant_response": assistant_response, "transcript": row.transcript,
-                    "metadata": row.meta, "twilio_sid": row.twilio_sid, "created_at": now,
-                })).scalar_one()
+                new_id = (await conn.execute(
+                    _INSERT_INTERACTION, {**values, "metadata": meta}  # `meta` is column "metadata"
+                )).scalar_one()
             except IntegrityError as exc:
                 # The unique twilio_sid decides, also between processes: a retried webhook
                 # (or two racing) files one turn.
                 raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
+            row = Interaction(id=new_id, meta=meta, **values)
             for kind, quantity, unit, cost in usage:
                 s.add(UsageRecord(
                     interaction_id=row.id, household_id=household_id, member_id=member_id,
