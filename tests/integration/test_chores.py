@@ -481,3 +481,25 @@ async def test_chore_names_are_the_chores_the_list_shows_and_a_child_sees_only_t
 def _actor(family: Family, who: str) -> Actor:
     member_id = family.child_id if who == "child" else family.adult_id
     return Actor(household_id=family.household_id, member_id=member_id, role=who)
+
+
+async def test_a_week_read_at_once_matches_each_day_read_alone(
+    client: httpx.AsyncClient, family: Family, services: Services
+) -> None:
+    # A week's schedule reads the chores once; each day must still be exactly what a
+    # one-day read says, for an adult's view of someone else and for a child's own view.
+    await _create(client, family, title="Dishes", assignee_id=family.child_id,
+                  schedule={"kind": "every_n_days", "interval_days": 1})
+    await _create(client, family, title="Trash", assignee_id=family.child_id)
+    await _create(client, family, title="Mow", assignee_id=family.adult_id,
+                  schedule={"kind": "every_n_days", "interval_days": 3, "date": "2026-03-02"})
+    week = [services.clock.now().date() + timedelta(days=i) for i in range(-1, 7)]
+    for actor, member in ((_actor(family, "adult"), family.child_id),
+                          (_actor(family, "adult"), None),
+                          (_actor(family, "child"), family.child_id)):
+        at_once = await services.chores.on_days(actor, week, member_id=member)
+        assert list(at_once) == week
+        for day in week:
+            alone = await services.chores.list(actor, day=day, member_id=member)
+            assert at_once[day] == alone, day
+        assert any(at_once.values())

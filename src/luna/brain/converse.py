@@ -179,7 +179,7 @@ class Brain:
                 inp.member.household_id, inp.member.id, channel, "inbound", inp.text,
                 result.reply, metadata=metadata,
                 twilio_sid=inp.external_id if inp.channel in TWILIO_CHANNELS else None,
-                usage=self._usage_items(result.usage),
+                usage=self._usage_items(result.usage), member_tz=inp.member.timezone,
             )
         except LunaError as exc:
             # The member still gets the answer; the SMS layer owns exactly-once delivery.

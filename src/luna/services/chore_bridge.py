@@ -72,6 +72,10 @@ class ChoreBackend(Protocol):
         self, actor: Actor, *, day: date | None = None, member_id: int | None = None
     ) -> builtins.list[ChoreOut]: ...
 
+    async def on_days(
+        self, actor: Actor, days: Sequence[date], *, member_id: int | None = None
+    ) -> dict[date, builtins.list[ChoreOut]]: ...
+
 
 def chore_backend(
     settings: Settings | None, chores: ChoreService, members: MemberService
@@ -185,6 +189,12 @@ class ChoreAppBackend:
                 return []  # not a person the chore app knows, so nobody there gave them chores
             params["familyMember"] = d.to_remote[member_id]
         return self._chores(await self.client.get("/api/chores", params), d)
+
+    async def on_days(
+        self, actor: Actor, days: Sequence[date], *, member_id: int | None = None
+    ) -> dict[date, builtins.list[ChoreOut]]:
+        # The chore app answers one date per request.
+        return {day: await self.list(actor, day=day, member_id=member_id) for day in days}
 
     async def overdue(self, actor: Actor, member_id: int | None = None) -> builtins.list[ChoreOut]:
         return [c for c in await self.list(actor, member_id=member_id) if c.overdue]

@@ -5,6 +5,7 @@ Chores belong to the household, so "today" and "overdue" are read on the househo
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -691,3 +692,17 @@ class ChoreService:
             else:
                 rows = [c for c in rows if _due_on(c, day, today)]
             return sorted((chore_out(c, names, now_local) for c in rows), key=_sort_key)
+
+    async def on_days(
+        self, actor: Actor, days: Sequence[date], *, member_id: int | None = None
+    ) -> dict[date, builtins.list[ChoreOut]]:
+        """What `list(day=...)` gives for each of `days`, from one read (a week's schedule)."""
+        async with self.db.read() as s:
+            tz, names = await _household(s, _household_id(actor))
+            today, now_local = self._today(tz)
+            rows = list(await s.scalars(await _visible(s, actor, member_id, select(Chore))))
+            return {
+                day: sorted((chore_out(c, names, now_local) for c in rows
+                             if _due_on(c, day, today)), key=_sort_key)
+                for day in days
+            }

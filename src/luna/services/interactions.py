@@ -111,16 +111,24 @@ class InteractionService:
         metadata: dict[str, Any] | None = None,
         twilio_sid: str | None = None,
         usage: Sequence[UsageItem] = (),
+        member_tz: str | None = None,
     ) -> InteractionOut:
-        """Store one exchange; a repeated Twilio SID (a webhook retry) is a Conflict."""
+        """Store one exchange; a repeated Twilio SID (a webhook retry) is a Conflict.
+
+        `member_tz`: the member's timezone, from a caller that loaded the member for this
+        household moments ago (a conversation turn), so the member is not looked up again.
+        """
         if channel not in CHANNELS:
             raise InvalidInput(f"unknown channel {channel!r}")
         if direction not in DIRECTIONS:
             raise InvalidInput(f"unknown direction {direction!r}")
         now = self.clock.now()
         async with self.db.transaction() as s:
-            tz = await household_tz(s, household_id)
-            if member_id is not None:
+            if member_id is not None and member_tz:
+                tz = member_tz
+            else:
+                tz = await household_tz(s, household_id)
+            if member_id is not None and not member_tz:
                 # Two columns, not the member row: its profile JSON is not needed to file a turn.
                 found = (await s.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
                 if found is None or found.household_id != household_id:

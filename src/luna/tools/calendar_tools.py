@@ -23,11 +23,11 @@ MAX_CHORE_DAYS = 31
 
 async def chores_due(ctx: ToolContext, member: Person, days: list[date]) -> list[Any]:
     """Chores due for `member` on each day."""
-    found: list[dict[str, Any]] = []
-    for day in days[:MAX_CHORE_DAYS]:
-        items = await ctx.services.chore_backend.list(ctx.actor, day=day, member_id=member.id)
-        found.extend({"day": day.isoformat(), **c.model_dump(mode="json")} for c in items)
-    return found
+    per_day = await ctx.services.chore_backend.on_days(
+        ctx.actor, days[:MAX_CHORE_DAYS], member_id=member.id
+    )
+    return [{"day": day.isoformat(), **c.model_dump(mode="json")}
+            for day, items in per_day.items() for c in items]
 
 
 def local_days(start: datetime, end: datetime, tz: str) -> list[date]:
