@@ -289,3 +289,37 @@ async def test_without_a_chore_app_the_local_chores_are_used(
     assert r.json()["ok"] is True
     r = await client.get("/api/chores", headers=family.headers())
     assert [c["title"] for c in r.json()] == ["Mop"]
+
+
+async def test_undo_of_a_chore_app_completion_never_touches_a_local_chore(
+    bridged: Bridged, second_luna: SecondLuna
+) -> None:
+    # The chore app numbers its completions itself; a local completion with the same number
+    # must not be what "undo that" reverses.
+    from luna.brain.recording import TurnRegistry
+    from luna.services.access import ADMIN
+    from luna.tools import catalog
+    from luna.tools.context import ToolContext
+
+    fam, svc = bridged.family, bridged.services
+    local = await bridged.client.post("/api/chores", headers=fam.headers(), json={
+        "title": "Water plants", "assignee_id": fam.adult_id,
+        "schedule": {"kind": "every_n_days", "interval_days": 1}})
+    assert local.status_code == 201, local.text
+    r = await bridged.client.post(f"/api/chores/{local.json()['id']}/complete",
+                                  headers=fam.headers())
+    assert r.status_code == 200, r.text
+    local_completion = r.json()["id"]
+
+    ctx = ToolContext(svc, await svc.members.get(ADMIN, fam.adult_id), "sms")
+    turn = TurnRegistry(catalog.load())
+    done = await turn.invoke("complete_chore", ctx, {"chore": "dishes"})
+    assert done.ok, done
+    assert done.data["id"] == local_completion  # the same number on both sides
+    undo = await turn.invoke("undo_last_action", ctx, {})
+    assert (undo.ok, undo.error) == (False, "conflict"), undo
+    assert "chore app" in (undo.detail or "")
+    after = await bridged.client.get(f"/api/chores/{local.json()['id']}", headers=fam.headers())
+    assert [c["id"] for c in after.json()["completions"]] == [local_completion]
+    there = second_luna.get(f"/api/chores/{second_luna.ids['dishes']}")
+    assert len(there["completions"]) == 1

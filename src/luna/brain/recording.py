@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -188,6 +188,9 @@ def _when(iso: Any) -> str:
         return str(iso)
 
 
+_CHORE_TARGETS = frozenset({"chore", "chore_completion"})
+
+
 async def record_tool_action(
     ctx: ToolContext, action: Action, before: Snapshot | None = None
 ) -> None:
@@ -212,6 +215,13 @@ async def _record(
     if not action.ok or action.tool in NOT_RECORDED:
         return
     planned = plan(action, before)
+    if planned.target_kind in _CHORE_TARGETS and services.chore_backend is not services.chores:
+        # The chore lives in the external chore app under that app's id; the local undo would
+        # reverse whichever local chore happens to share the number.
+        planned = replace(planned, undo={
+            "op": NOT_UNDOABLE,
+            "reason": "your chores are kept in the chore app, so change it back there",
+        })
     try:
         await services.actions.record(
             ctx.member.id, ctx.member.household_id, action.tool, planned.summary,
