@@ -6,16 +6,17 @@ from __future__ import annotations
 import itertools
 import random
 from datetime import UTC, date, datetime
+from types import MethodType
 
 import pytest
-from hassil import sample_intents
+from hassil import Intents, recognize_ranked, sample_intents
 from hassil.sample import sample_sentence
 
 from luna.brain.local import recurrence, timephrase
 from luna.brain.local.handlers import Env, plan
 from luna.brain.local.lists import HouseholdLists
-from luna.brain.local.recognizer import IntentMatch, Recognizer
-from tests.brain_family import household_lists
+from luna.brain.local.recognizer import MAX_PARSES, IntentMatch, Recognizer, _interpret
+from tests.brain_family import household_lists, load_cases
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 LOCAL_NOW = datetime(2026, 3, 4, 10, 30)
@@ -84,6 +85,42 @@ def test_every_template_round_trips_on_a_few_random_expansions(
                         wrong.append((name, text, match.intent if match else None))
     assert tried > 300
     assert not wrong, wrong[:10]
+
+
+def test_the_two_tier_search_picks_exactly_what_hassils_full_ranking_picks(
+    recognizer: Recognizer, lists: HouseholdLists
+) -> None:
+    """The recogniser tries the templates that need no wildcard first and stops early; this
+    holds it to hassil's recognize_ranked over the whole grammar, on the labelled set and on
+    hassil's own samples of every intent."""
+    full = Recognizer()
+    full._best = MethodType(_best_by_full_ranking, full)  # type: ignore[method-assign]
+    texts = [case.text for case in load_cases()]
+    texts += [text for _, text in sample_intents(
+        recognizer.intents, slot_lists=lists.slot_lists, max_sentences_per_intent=30,
+        language="en")]
+    assert len(texts) > 900
+    differ = [(t, got, want) for t in texts
+              if (got := recognizer.recognize(t, lists, "Maya"))
+              != (want := full.recognize(t, lists, "Maya"))]
+    assert not differ, differ[:5]
+
+
+def _best_by_full_ranking(
+    self: Recognizer, text: str, lists: HouseholdLists, speaker: str | None,
+    intents: Intents | None = None,
+) -> IntentMatch | None:
+    results = recognize_ranked(text, intents or self.intents, slot_lists=lists.slot_lists,
+                               intent_context={"speaker": speaker} if speaker else None)
+    fallback: IntentMatch | None = None
+    for result in results[:MAX_PARSES]:
+        match = _interpret(result, text, lists)
+        if match is None:
+            continue
+        if not (result.intent_metadata or {}).get("last_resort"):
+            return match
+        fallback = fallback or match
+    return fallback
 
 
 # --- the recogniser ----------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hassil import Intents, RecognizeResult, recognize_ranked
+from hassil import Intents, RecognizeResult, WildcardSlotList, recognize_all
+from hassil.expression import Alternative, Expression, Group, ListReference, RuleReference
+from hassil.intents import Intent, IntentData
 from rapidfuzz import fuzz, utils
 
 from luna.brain.local import recurrence, timephrase
@@ -93,17 +95,87 @@ def clean(text: str) -> str:
     return value.rstrip(" .")
 
 
+@dataclass(frozen=True, slots=True)
+class _Tiers:
+    """The grammar in two parts: templates that can match without binding a wildcard, and
+    those every match of which binds one. hassil ranks fewer wildcards first, so when a parse
+    with none is accepted, no template of the second part could have come before it."""
+
+    plain: Intents
+    wild: Intents
+    place: dict[int, int]
+    """Each template (by id) at its place in hassil's own order, which breaks ranking ties."""
+    wildcards: frozenset[str]
+
+
+def _binds_wildcard(exp: Expression, names: set[str], rules: dict[str, Any],
+                    seen: frozenset[str] = frozenset()) -> bool:
+    """Does every way of matching `exp` bind one of the wildcard lists `names`?"""
+    if isinstance(exp, ListReference):
+        return exp.list_name in names and not exp.is_capture
+    if isinstance(exp, RuleReference):
+        rule = rules.get(exp.rule_name)
+        if rule is None or exp.rule_name in seen:
+            return False
+        return _binds_wildcard(rule.expression, names, rules, seen | {exp.rule_name})
+    if isinstance(exp, Alternative):
+        return not exp.is_optional and bool(exp.items) and all(
+            _binds_wildcard(item, names, rules, seen) for item in exp.items)
+    if isinstance(exp, Group):  # a sequence or a permutation: every item is matched
+        return any(_binds_wildcard(item, names, rules, seen) for item in exp.items)
+    return False
+
+
+def split_tiers(intents: Intents) -> _Tiers:
+    place: dict[int, int] = {}
+    parts: tuple[dict[str, Intent], dict[str, Intent]] = ({}, {})
+    wildcards = {n for n, v in intents.slot_lists.items() if isinstance(v, WildcardSlotList)}
+    for intent in intents.intents.values():
+        datas: tuple[list[IntentData], list[IntentData]] = ([], [])
+        for data in intent.data:
+            rules = {**intents.expansion_rules, **data.expansion_rules}
+            names = wildcards | set(data.wildcard_list_names) | {
+                n for n, v in data.slot_lists.items() if isinstance(v, WildcardSlotList)}
+            chosen: tuple[list[Any], list[Any]] = ([], [])
+            for sentence in data.sentences:
+                place[id(sentence)] = len(place)
+                chosen[_binds_wildcard(sentence.expression, names, rules)].append(sentence)
+            for tier in (0, 1):
+                if chosen[tier]:
+                    part = replace(data, sentence_texts=[t.text for t in chosen[tier]])
+                    # The parsed templates themselves, in hassil's order: not parsed again.
+                    part.__dict__["sentences"] = chosen[tier]
+                    datas[tier].append(part)
+        for tier in (0, 1):
+            if datas[tier]:
+                parts[tier][intent.name] = Intent(intent.name, datas[tier])
+    return _Tiers(replace(intents, intents=parts[0]), replace(intents, intents=parts[1]),
+                  place, frozenset(wildcards))
+
+
+def _rank(place: dict[int, int]) -> Any:
+    """hassil's ranking (recognize_ranked: fewer wildcards, more literal text, less text in
+    wildcards, intent name), then hassil's own template order."""
+    def key(r: RecognizeResult) -> tuple[int, int, int, str, int]:
+        wild = [e for e in r.entities_list if e.is_wildcard]
+        return (len(wild), -r.text_chunks_matched, sum(len(e.text or "") for e in wild),
+                r.intent.name, place.get(id(r.intent_sentence), 0))
+    return key
+
+
 class Recognizer:
     def __init__(self, grammar: Path | str = GRAMMAR) -> None:
         self.intents = load_intents(str(grammar))
         self.checkin = load_intents(str(grammar), "Metrics")
+        self._tiers = {id(g): split_tiers(g) for g in (self.intents, self.checkin)}
 
     def warm_up(self, lists: HouseholdLists) -> None:
         """Parse every template and build the number tries now (hassil does both lazily)."""
-        for grammar in (self.intents, self.checkin):
-            for intent in grammar.intents.values():
-                for data in intent.data:
-                    _ = data.sentences
+        for tiers in self._tiers.values():
+            for grammar in (tiers.plain, tiers.wild):
+                for intent in grammar.intents.values():
+                    for data in intent.data:
+                        _ = data.sentences
         for text in WARM_UP:
             self.recognize(text, lists, "Sam")
 
@@ -122,10 +194,26 @@ class Recognizer:
         self, text: str, lists: HouseholdLists, speaker: str | None,
         intents: Intents | None = None,
     ) -> IntentMatch | None:
-        results = recognize_ranked(
-            text, intents or self.intents, slot_lists=lists.slot_lists,
-            intent_context={"speaker": speaker} if speaker else None,
-        )
+        grammar = intents or self.intents
+        tiers = self._tiers[id(grammar)]
+        context = {"speaker": speaker} if speaker else None
+        if any(isinstance(v, WildcardSlotList) and k not in tiers.wildcards
+               for k, v in lists.slot_lists.items()):
+            tiers = split_tiers(replace(grammar, slot_lists={**grammar.slot_lists,
+                                                             **lists.slot_lists}))
+        rank = _rank(tiers.place)
+        # The templates that need no wildcard first: most messages ("mark the dishes done",
+        # "brief me") are decided there, without the wildcard templates, which cost the most.
+        plain = sorted(recognize_all(text, tiers.plain, slot_lists=lists.slot_lists,
+                                     intent_context=context), key=rank)
+        for result in plain[:MAX_PARSES]:
+            if any(e.is_wildcard for e in result.entities_list):
+                break
+            match = _interpret(result, text, lists)
+            if match is not None and not (result.intent_metadata or {}).get("last_resort"):
+                return match
+        results = sorted([*plain, *recognize_all(text, tiers.wild, slot_lists=lists.slot_lists,
+                                                 intent_context=context)], key=rank)
         # A "last_resort" template ("add {rest}") only wins when nothing more specific does.
         fallback: IntentMatch | None = None
         for result in results[:MAX_PARSES]:
