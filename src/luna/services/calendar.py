@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -115,6 +115,21 @@ def _is_iso(text: str) -> bool:
     return True
 
 
+# Built once, values bound: every briefing and schedule reads a window of events.
+_WINDOW = (
+    select(Event)
+    .where(
+        Event.household_id == bindparam("hid"),
+        Event.start_at < bindparam("end"),
+        or_(
+            Event.end_at > bindparam("start"),
+            and_(Event.end_at.is_(None), Event.start_at >= bindparam("start")),
+        ),
+    )
+    .order_by(Event.start_at, Event.id)
+)
+
+
 class CalendarService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -164,18 +179,7 @@ class CalendarService:
                 m = await s.get(Member, member_id)
                 if m is None or m.household_id != hid:
                     raise NotFound(f"member {member_id} not found")
-            rows = await s.scalars(
-                select(Event)
-                .where(
-                    Event.household_id == hid,
-                    Event.start_at < end,
-                    or_(
-                        Event.end_at > start,
-                        and_(Event.end_at.is_(None), Event.start_at >= start),
-                    ),
-                )
-                .order_by(Event.start_at, Event.id)
-            )
+            rows = await s.scalars(_WINDOW, {"hid": hid, "start": start, "end": end})
             events = [event_out(e, tz) for e in rows]
         if member_id is not None:
             events = [e for e in events if not e.member_ids or member_id in e.member_ids]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +71,19 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput("nothing to record: give sleep_quality, mood, energy, "
                            "exercise_minutes or notes")
     return out
+
+
+@lru_cache(maxsize=8)
+def _list_query(by_member: bool, since: bool, until: bool) -> Select[DailyCheckIn]:
+    """Built once per filter combination, values bound: briefings and undo snapshots list
+    check-ins on most turns."""
+    scope = DailyCheckIn.member_id if by_member else DailyCheckIn.household_id
+    q = select(DailyCheckIn).where(scope == bindparam("scope"))
+    if since:
+        q = q.where(DailyCheckIn.local_date >= bindparam("start"))
+    if until:
+        q = q.where(DailyCheckIn.local_date <= bindparam("end"))
+    return q.order_by(DailyCheckIn.local_date, DailyCheckIn.member_id)
 
 
 class CheckinService:
@@ -143,20 +157,15 @@ class CheckinService:
         if start is not None and end is not None and end < start:
             raise InvalidInput("'to' must not be before 'from'")
         async with self.db.read() as s:
-            q = select(DailyCheckIn)
             if member_id is None and not actor.is_child:
                 if actor.household_id is None:
                     raise InvalidInput("member_id is required")
-                q = q.where(DailyCheckIn.household_id == actor.household_id)
+                by_member, scope = False, actor.household_id
             else:
-                m = await member_for_read(s, actor, member_id)
-                q = q.where(DailyCheckIn.member_id == m.id)
-            if start is not None:
-                q = q.where(DailyCheckIn.local_date >= start)
-            if end is not None:
-                q = q.where(DailyCheckIn.local_date <= end)
-            q = q.order_by(DailyCheckIn.local_date, DailyCheckIn.member_id)
-            return [checkin_out(r) for r in await s.scalars(q)]
+                by_member, scope = True, (await member_for_read(s, actor, member_id)).id
+            q = _list_query(by_member, start is not None, end is not None)
+            rows = await s.scalars(q, {"scope": scope, "start": start, "end": end})
+            return [checkin_out(r) for r in rows]
 
     async def today(self, actor: Actor, member_id: int | None = None) -> CheckinOut | None:
         """The member's check-in for their current local day, or None if nothing is recorded."""

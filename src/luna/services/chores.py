@@ -10,10 +10,11 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -235,19 +236,37 @@ def _household_id(actor: Actor) -> int:
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 
 
-async def _visible(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
-    """`q` narrowed to the household's active chores that `actor` may see: one member's when
-    asked (a child's token sees only the child's own)."""
-    q = q.where(Chore.household_id == _household_id(actor), Chore.active.is_(True))
-    if member_id is not None or actor.is_child:
-        m = await member_for_read(s, actor, member_id)
-        q = q.where(Chore.assignee_id == m.id)
-    return q
+async def _visible(
+    s: AsyncSession, actor: Actor, member_id: int | None, q: _Q
+) -> tuple[_Q, dict[str, int]]:
+    """`q` (a statement built once) narrowed to the household's active chores that `actor` may
+    see, one member's when asked (a child's token sees only the child's own), and the values
+    to run it with: bound parameters, so the narrowed statement is built once too."""
+    params = {"hid": _household_id(actor)}
+    by_assignee = member_id is not None or actor.is_child
+    if by_assignee:
+        params["assignee"] = (await member_for_read(s, actor, member_id)).id
+    return _narrowed(q, by_assignee), params
+
+
+@lru_cache(maxsize=16)
+def _narrowed(q: Any, by_assignee: bool) -> Any:
+    q = q.where(Chore.household_id == bindparam("hid"), Chore.active.is_(True))
+    return q.where(Chore.assignee_id == bindparam("assignee")) if by_assignee else q
+
+
+_CHORES = select(Chore)
+_CHORE_NAMES = (
+    select(Chore.id, Chore.title, Member.name)
+    .outerjoin(Member, Member.id == Chore.assignee_id)
+    .where(Chore.next_due.is_not(None)).order_by(Chore.next_due, Chore.id)
+)
+_NAMES = select(Member.id, Member.name).where(Member.household_id == bindparam("hid"))
 
 
 async def _household(s: AsyncSession, hid: int) -> tuple[str, dict[int, str]]:
     tz = await household_tz(s, hid)
-    rows = await s.execute(select(Member.id, Member.name).where(Member.household_id == hid))
+    rows = await s.execute(_NAMES, {"hid": hid})
     return tz, {row[0]: row[1] for row in rows}
 
 
@@ -400,10 +419,8 @@ class ChoreService:
     async def names(self, actor: Actor) -> list[ChoreName]:
         """The chores list() shows, by title and assignee, without reading their schedules."""
         async with self.db.read() as s:
-            q = await _visible(s, actor, None, select(Chore.id, Chore.title, Member.name))
-            q = (q.outerjoin(Member, Member.id == Chore.assignee_id)
-                 .where(Chore.next_due.is_not(None)).order_by(Chore.next_due, Chore.id))
-            return [ChoreName(int(i), str(t), n) for i, t, n in await s.execute(q)]
+            q, params = await _visible(s, actor, None, _CHORE_NAMES)
+            return [ChoreName(int(i), str(t), n) for i, t, n in await s.execute(q, params)]
 
     async def get(self, actor: Actor, chore_id: int) -> ChoreDetail:
         async with self.db.read() as s:
@@ -686,7 +703,8 @@ class ChoreService:
         async with self.db.read() as s:
             tz, names = await _household(s, _household_id(actor))
             today, now_local = self._today(tz)
-            rows = list(await s.scalars(await _visible(s, actor, member_id, select(Chore))))
+            q, params = await _visible(s, actor, member_id, _CHORES)
+            rows = list(await s.scalars(q, params))
             if day is None:
                 rows = [c for c in rows if c.next_due is not None]
             else:
@@ -700,7 +718,8 @@ class ChoreService:
         async with self.db.read() as s:
             tz, names = await _household(s, _household_id(actor))
             today, now_local = self._today(tz)
-            rows = list(await s.scalars(await _visible(s, actor, member_id, select(Chore))))
+            q, params = await _visible(s, actor, member_id, _CHORES)
+            rows = list(await s.scalars(q, params))
             return {
                 day: sorted((chore_out(c, names, now_local) for c in rows
                              if _due_on(c, day, today)), key=_sort_key)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import math
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -110,6 +111,18 @@ def _complete_if_reached(g: Goal) -> None:
         g.status = "completed"
 
 
+@lru_cache(maxsize=16)
+def _list_query(by_member: bool, status: str | None) -> Select[Goal]:
+    """Built once per filter combination, values bound: the briefing lists goals every time."""
+    q = select(Goal).where((Goal.member_id if by_member else Goal.household_id)
+                           == bindparam("scope"))
+    if status == "open":
+        q = q.where(Goal.status.in_(_OPEN))
+    elif status is not None:
+        q = q.where(Goal.status == bindparam("status"))
+    return q.order_by(Goal.member_id, Goal.id)
+
+
 class GoalService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -164,20 +177,17 @@ class GoalService:
         member_id: int | None = None,
         status: GoalStatus | Literal["all", "open"] | None = None,
     ) -> list[GoalOut]:
+        if status not in (None, "all", "open"):
+            _choice(status, get_args(GoalStatus), "status")
         async with self.db.read() as s:
-            q = select(Goal)
             if member_id is None and not actor.is_child:
                 if actor.household_id is None:
                     raise InvalidInput("member_id is required")
-                q = q.where(Goal.household_id == actor.household_id)
+                by_member, scope = False, actor.household_id
             else:
-                m = await member_for_read(s, actor, member_id)
-                q = q.where(Goal.member_id == m.id)
-            if status == "open":
-                q = q.where(Goal.status.in_(_OPEN))
-            elif status not in (None, "all"):
-                q = q.where(Goal.status == _choice(status, get_args(GoalStatus), "status"))
-            rows = list(await s.scalars(q.order_by(Goal.member_id, Goal.id)))
+                by_member, scope = True, (await member_for_read(s, actor, member_id)).id
+            q = _list_query(by_member, None if status == "all" else status)
+            rows = list(await s.scalars(q, {"scope": scope, "status": status}))
             tzs = await member_tz_map(s, {g.member_id for g in rows})
             return [goal_out(g, tzs[g.member_id]) for g in rows]
 

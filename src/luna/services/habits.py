@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -257,17 +257,34 @@ def habit_out(h: Habit, owner: Owner, entries: Sequence[DayEntry], now: dt.datet
     )
 
 
+# Built once (their values are bound parameters): every habit list and briefing runs them.
+_ENTRIES = (
+    select(HabitLog.habit_id, HabitLog.local_date, HabitLog.value, HabitLog.skipped)
+    .where(HabitLog.habit_id.in_(bindparam("ids", expanding=True)))
+    .order_by(HabitLog.local_date)
+)
+_ORDER = (Habit.member_id, Habit.name, Habit.id)
+_MEMBER_HABITS = {
+    active_only: select(Habit).where(Habit.member_id == bindparam("scope"),
+                                     *((Habit.active.is_(True),) if active_only else ()))
+    .order_by(*_ORDER)
+    for active_only in (True, False)
+}
+_HOUSEHOLD_HABITS = {
+    active_only: select(Habit).where(Habit.household_id == bindparam("scope"),
+                                     *((Habit.active.is_(True),) if active_only else ()))
+    .order_by(*_ORDER)
+    for active_only in (True, False)
+}
+
+
 async def _entries(s: AsyncSession, habit_ids: Iterable[int]) -> dict[int, list[DayEntry]]:
     """Every log of these habits in one query, as domain entries grouped by habit."""
     ids = list(habit_ids)
     out: dict[int, list[DayEntry]] = defaultdict(list)
     if not ids:
         return out
-    rows = await s.execute(
-        select(HabitLog.habit_id, HabitLog.local_date, HabitLog.value, HabitLog.skipped)
-        .where(HabitLog.habit_id.in_(ids))
-        .order_by(HabitLog.local_date)
-    )
+    rows = await s.execute(_ENTRIES, {"ids": ids})
     for habit_id, day, value, skipped in rows:
         out[habit_id].append(DayEntry(day, value, skipped))
     return out
@@ -413,17 +430,14 @@ class HabitService:
         self, actor: Actor, *, member_id: int | None = None, include_inactive: bool = False
     ) -> list[HabitOut]:
         async with self.db.read() as s:
-            q = select(Habit)
             if member_id is None and not actor.is_child:
                 if actor.household_id is None:
                     raise InvalidInput("member_id is required")
-                q = q.where(Habit.household_id == actor.household_id)
+                q, scope = _HOUSEHOLD_HABITS[not include_inactive], actor.household_id
             else:
                 m = await member_for_read(s, actor, member_id)
-                q = q.where(Habit.member_id == m.id)
-            if not include_inactive:
-                q = q.where(Habit.active.is_(True))
-            habits = list(await s.scalars(q.order_by(Habit.member_id, Habit.name, Habit.id)))
+                q, scope = _MEMBER_HABITS[not include_inactive], m.id
+            habits = list(await s.scalars(q, {"scope": scope}))
             return await self._outs(s, habits)
 
     async def get(self, actor: Actor, habit_id: int) -> HabitOut:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, case, select
+from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -75,6 +76,32 @@ async def _scoped(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -
     return q.where(Task.member_id == m.id)
 
 
+@lru_cache(maxsize=64)
+def _list_query(
+    by_member: bool, status: str | None, priority: bool, overdue: bool, after: bool, before: bool,
+) -> Select[Task]:
+    """The task list's statement for one combination of filters, built once: its values are
+    bound parameters, so a list (every briefing reads one) skips building the statement and
+    its cache key each time."""
+    q = select(Task).where(
+        Task.member_id == bindparam("member_id") if by_member
+        else Task.household_id == bindparam("household_id")
+    )
+    if status == "open":
+        q = q.where(Task.status.in_(OPEN_STATUSES))
+    elif status is not None:
+        q = q.where(Task.status == bindparam("status"))
+    if priority:
+        q = q.where(Task.priority == bindparam("priority"))
+    if overdue:
+        q = q.where(Task.status.in_(OPEN_STATUSES), Task.due_at < bindparam("now"))
+    if after:
+        q = q.where(Task.due_at >= bindparam("due_after"))
+    if before:
+        q = q.where(Task.due_at < bindparam("due_before"))
+    return q.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(bindparam("limit"))
+
+
 def _aware(value: datetime | None, field: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise InvalidInput(f"{field} needs a UTC offset, e.g. 2026-03-05T17:00:00-05:00")
@@ -130,21 +157,18 @@ class TaskService:
         _aware(due_before, "due_before")
         now = self.clock.now()
         async with self.db.read() as s:
-            q = await _scoped(s, actor, member_id, select(Task))
-            if status == "open":
-                q = q.where(Task.status.in_(OPEN_STATUSES))
-            elif status is not None:
-                q = q.where(Task.status == status)
-            if priority is not None:
-                q = q.where(Task.priority == priority)
-            if overdue is True:
-                q = q.where(Task.status.in_(OPEN_STATUSES), Task.due_at < now)
-            if due_after is not None:
-                q = q.where(Task.due_at >= due_after)
-            if due_before is not None:
-                q = q.where(Task.due_at < due_before)
-            q = q.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(limit)
-            rows = list(await s.scalars(q))
+            params: dict[str, Any] = {"status": status, "priority": priority, "now": now,
+                                      "due_after": due_after, "due_before": due_before,
+                                      "limit": limit}
+            if member_id is None and not actor.is_child:
+                if actor.household_id is None:
+                    raise InvalidInput("member_id is required")
+                params["household_id"] = actor.household_id
+            else:
+                params["member_id"] = (await member_for_read(s, actor, member_id)).id
+            q = _list_query("member_id" in params, status, priority is not None, overdue is True,
+                            due_after is not None, due_before is not None)
+            rows = list(await s.scalars(q, params))
             tzs = await member_tz_map(s, {t.member_id for t in rows})
             out = [task_out(t, tzs[t.member_id], now) for t in rows]
             if overdue is False:
