@@ -73,6 +73,13 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_DAY_ROW = (
+    select(DailyCheckIn)
+    .where(DailyCheckIn.member_id == bindparam("m"), DailyCheckIn.local_date == bindparam("day"))
+    .execution_options(populate_existing=True)
+)
+
+
 @lru_cache(maxsize=8)
 def _list_query(by_member: bool, since: bool, until: bool) -> Select[DailyCheckIn]:
     """Built once per filter combination, values bound: briefings and undo snapshots list
@@ -175,10 +182,6 @@ class CheckinService:
             return checkin_out(row) if row else None
 
     async def _row(self, s: AsyncSession, member_id: int, day: dt.date) -> DailyCheckIn | None:
-        row: DailyCheckIn | None = await s.scalar(
-            select(DailyCheckIn)
-            .where(DailyCheckIn.member_id == member_id, DailyCheckIn.local_date == day)
-            .execution_options(populate_existing=True)
-        )
+        row: DailyCheckIn | None = await s.scalar(_DAY_ROW, {"m": member_id, "day": day})
         return row
 

@@ -66,14 +66,20 @@ def is_overdue(t: Task, now: datetime) -> bool:
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 
 
-async def _scoped(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
-    """`q` narrowed to one member's tasks, or the household's when no member is named."""
+async def _scope(s: AsyncSession, actor: Actor, member_id: int | None) -> tuple[bool, int]:
+    """Whose tasks: (True, a member's id), or (False, the household's id) when no member is
+    named and the actor may see the whole household's."""
     if member_id is None and not actor.is_child:
         if actor.household_id is None:
             raise InvalidInput("member_id is required")
-        return q.where(Task.household_id == actor.household_id)
-    m = await member_for_read(s, actor, member_id)
-    return q.where(Task.member_id == m.id)
+        return False, actor.household_id
+    return True, (await member_for_read(s, actor, member_id)).id
+
+
+async def _scoped(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
+    """`q` narrowed to one member's tasks, or the household's when no member is named."""
+    by_member, scope = await _scope(s, actor, member_id)
+    return q.where((Task.member_id if by_member else Task.household_id) == scope)
 
 
 @lru_cache(maxsize=64)
@@ -84,8 +90,7 @@ def _list_query(
     bound parameters, so a list (every briefing reads one) skips building the statement and
     its cache key each time."""
     q = select(Task).where(
-        Task.member_id == bindparam("member_id") if by_member
-        else Task.household_id == bindparam("household_id")
+        (Task.member_id if by_member else Task.household_id) == bindparam("scope")
     )
     if status == "open":
         q = q.where(Task.status.in_(OPEN_STATUSES))
@@ -100,6 +105,22 @@ def _list_query(
     if before:
         q = q.where(Task.due_at < bindparam("due_before"))
     return q.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(bindparam("limit"))
+
+
+@lru_cache(maxsize=2)
+def _next_up_queries(by_member: bool) -> tuple[Select[Task], ...]:
+    """next_up's three picks, built once with bound values (every "what next?" runs them)."""
+    rank = case(PRIORITY_RANK, value=Task.priority)
+    base = select(Task).where(
+        (Task.member_id if by_member else Task.household_id) == bindparam("scope"),
+        Task.status.in_(OPEN_STATUSES),
+    )
+    return (
+        base.where(Task.due_at < bindparam("now"), Task.priority.in_(("urgent", "high")))
+        .order_by(rank, Task.due_at, Task.id).limit(1),
+        base.where(Task.due_at.is_not(None)).order_by(Task.due_at, Task.id).limit(1),
+        base.where(Task.due_at.is_(None)).order_by(rank, Task.id).limit(1),
+    )
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -157,18 +178,13 @@ class TaskService:
         _aware(due_before, "due_before")
         now = self.clock.now()
         async with self.db.read() as s:
-            params: dict[str, Any] = {"status": status, "priority": priority, "now": now,
-                                      "due_after": due_after, "due_before": due_before,
-                                      "limit": limit}
-            if member_id is None and not actor.is_child:
-                if actor.household_id is None:
-                    raise InvalidInput("member_id is required")
-                params["household_id"] = actor.household_id
-            else:
-                params["member_id"] = (await member_for_read(s, actor, member_id)).id
-            q = _list_query("member_id" in params, status, priority is not None, overdue is True,
+            by_member, scope = await _scope(s, actor, member_id)
+            q = _list_query(by_member, status, priority is not None, overdue is True,
                             due_after is not None, due_before is not None)
-            rows = list(await s.scalars(q, params))
+            rows = list(await s.scalars(q, {
+                "scope": scope, "status": status, "priority": priority, "now": now,
+                "due_after": due_after, "due_before": due_before, "limit": limit,
+            }))
             tzs = await member_tz_map(s, {t.member_id for t in rows})
             out = [task_out(t, tzs[t.member_id], now) for t in rows]
             if overdue is False:
@@ -248,19 +264,11 @@ class TaskService:
         pressing overdue urgent or high one, the earliest due, and the most important undated.
         """
         now = self.clock.now()
-        rank = case(PRIORITY_RANK, value=Task.priority)
         async with self.db.read() as s:
-            base = await _scoped(s, actor, member_id, select(Task))
-            base = base.where(Task.status.in_(OPEN_STATUSES))
-            picks = [
-                base.where(Task.due_at < now, Task.priority.in_(("urgent", "high")))
-                .order_by(rank, Task.due_at, Task.id),
-                base.where(Task.due_at.is_not(None)).order_by(Task.due_at, Task.id),
-                base.where(Task.due_at.is_(None)).order_by(rank, Task.id),
-            ]
+            by_member, scope = await _scope(s, actor, member_id)
             found: dict[int, Task] = {}
-            for q in picks:
-                t = await s.scalar(q.limit(1))
+            for q in _next_up_queries(by_member):
+                t = await s.scalar(q, {"scope": scope, "now": now})
                 if t is not None:
                     found.setdefault(t.id, t)
             tzs = await member_tz_map(s, {t.member_id for t in found.values()})
