@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from luna.services.access import Actor
+from luna.services.container import Services
 from luna.testing.clock import FrozenClock
 
 if TYPE_CHECKING:
@@ -384,3 +387,26 @@ async def test_another_household_gets_404_for_our_habits_and_members(
     out = await call_tool(client, other_family, "log_habit", habit=str(hid))
     assert out["ok"] is False and out["error"] == "not_found"
     assert (await habit(client, family, hid))["streak_current"] == 0
+
+
+async def test_still_open_is_the_list_filtered_to_what_is_left_today(
+    client: httpx.AsyncClient, family: Family, services: Services
+) -> None:
+    # The briefing asks only for what is left; it must be exactly list()'s due, unlogged,
+    # unpaused habits, with the same figures.
+    due = await make_habit(client, family, name="Stretch")
+    done = await make_habit(client, family, name="Read")
+    assert (await log(client, family, done["id"])).status_code == 201
+    paused = await make_habit(client, family, name="Run")
+    r = await client.patch(f"/api/habits/{paused['id']}", json={"paused": True},
+                           headers=family.headers())
+    assert r.status_code == 200
+    today = services.clock.now().astimezone(ZoneInfo("America/New_York")).strftime("%a").lower()
+    other_day = next(d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if d != today)
+    await make_habit(client, family, name="Swim", frequency="weekdays", weekdays=[other_day])
+    actor = Actor(household_id=family.household_id, member_id=family.adult_id, role="adult")
+    everything = await services.habits.list(actor, member_id=family.adult_id)
+    assert len(everything) == 4
+    expected = [h for h in everything if h.due_today and not h.logged_today and not h.paused]
+    assert await services.habits.still_open(actor, family.adult_id) == expected
+    assert [h.id for h in expected] == [due["id"]]

@@ -278,6 +278,16 @@ _HOUSEHOLD_HABITS = {
 }
 
 
+def open_today(h: Habit, owner: Owner, entries: Sequence[DayEntry], now: dt.datetime) -> bool:
+    """Still to do on the owner's day: due, not logged, not paused (HabitOut's due_today,
+    logged_today and paused, without its history figures)."""
+    today = owner.today(now)
+    pauses = _pauses(h)
+    return (bool(h.active) and not _paused_on(pauses, today)
+            and not any(e.day == today for e in entries)
+            and is_due(_rule(h), today, entries, pauses))
+
+
 async def _entries(s: AsyncSession, habit_ids: Iterable[int]) -> dict[int, list[DayEntry]]:
     """Every log of these habits in one query, as domain entries grouped by habit."""
     ids = list(habit_ids)
@@ -439,6 +449,18 @@ class HabitService:
                 q, scope = _MEMBER_HABITS[not include_inactive], m.id
             habits = list(await s.scalars(q, {"scope": scope}))
             return await self._outs(s, habits)
+
+    async def still_open(self, actor: Actor, member_id: int) -> builtins.list[HabitOut]:
+        """The member's habits still to do today, as `list()` shows them: the figures (streaks,
+        strength, rates) are worked out for those alone."""
+        now = self.clock.now()
+        async with self.db.read() as s:
+            m = await member_for_read(s, actor, member_id)
+            habits = list(await s.scalars(_MEMBER_HABITS[True], {"scope": m.id}))
+            owners = await _owners(s, {h.member_id for h in habits})
+            entries = await _entries(s, [h.id for h in habits])
+            return [habit_out(h, owners[h.member_id], entries[h.id], now) for h in habits
+                    if open_today(h, owners[h.member_id], entries[h.id], now)]
 
     async def get(self, actor: Actor, habit_id: int) -> HabitOut:
         async with self.db.read() as s:

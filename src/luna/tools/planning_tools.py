@@ -171,8 +171,7 @@ def _habit(h: HabitOut) -> NextAction:
 # -- tools --------------------------------------------------------------------------------------
 
 async def _habits_open(ctx: ToolContext) -> list[HabitOut]:
-    habits = await ctx.services.habits.list(ctx.actor, member_id=ctx.member.id)
-    return [h for h in habits if h.due_today and not h.logged_today and not h.paused]
+    return await ctx.services.habits.still_open(ctx.actor, ctx.member.id)
 
 
 @registry.tool(writes=False)
