@@ -15,7 +15,7 @@ from hassil.sample import sample_sentence
 from luna.brain.local import recurrence, timephrase
 from luna.brain.local.handlers import Env, plan
 from luna.brain.local.lists import HouseholdLists
-from luna.brain.local.recognizer import MAX_PARSES, IntentMatch, Recognizer, _interpret
+from luna.brain.local.recognizer import IntentMatch, Recognizer, first_sensible
 from tests.brain_family import household_lists, load_cases
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
@@ -110,17 +110,9 @@ def _best_by_full_ranking(
     self: Recognizer, text: str, lists: HouseholdLists, speaker: str | None,
     intents: Intents | None = None,
 ) -> IntentMatch | None:
-    results = recognize_ranked(text, intents or self.intents, slot_lists=lists.slot_lists,
-                               intent_context={"speaker": speaker} if speaker else None)
-    fallback: IntentMatch | None = None
-    for result in results[:MAX_PARSES]:
-        match = _interpret(result, text, lists)
-        if match is None:
-            continue
-        if not (result.intent_metadata or {}).get("last_resort"):
-            return match
-        fallback = fallback or match
-    return fallback
+    ranked = recognize_ranked(text, intents or self.intents, slot_lists=lists.slot_lists,
+                              intent_context={"speaker": speaker} if speaker else None)
+    return first_sensible(ranked, text, lists)
 
 
 # --- the recogniser ----------------------------------------------------------------------------

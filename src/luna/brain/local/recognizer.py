@@ -10,7 +10,7 @@ skips never go missing from a message body.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -212,18 +212,11 @@ class Recognizer:
             match = _interpret(result, text, lists)
             if match is not None and not (result.intent_metadata or {}).get("last_resort"):
                 return match
-        results = sorted([*plain, *recognize_all(text, tiers.wild, slot_lists=lists.slot_lists,
-                                                 intent_context=context)], key=rank)
-        # A "last_resort" template ("add {rest}") only wins when nothing more specific does.
-        fallback: IntentMatch | None = None
-        for result in results[:MAX_PARSES]:
-            match = _interpret(result, text, lists)
-            if match is None:
-                continue
-            if not (result.intent_metadata or {}).get("last_resort"):
-                return match
-            fallback = fallback or match
-        return fallback
+        return first_sensible(
+            sorted([*plain, *recognize_all(text, tiers.wild, slot_lists=lists.slot_lists,
+                                           intent_context=context)], key=rank),
+            text, lists,
+        )
 
     def _checkin_clauses(
         self, text: str, lists: HouseholdLists, speaker: str | None
@@ -242,6 +235,22 @@ class Recognizer:
                     return None
                 slots[key] = val
         return IntentMatch("Metrics", slots, "<clauses>")
+
+
+def first_sensible(
+    ranked: Sequence[RecognizeResult], text: str, lists: HouseholdLists
+) -> IntentMatch | None:
+    """The best-ranked parse that makes sense. A "last_resort" template ("add {rest}") only
+    wins when nothing more specific does."""
+    fallback: IntentMatch | None = None
+    for result in ranked[:MAX_PARSES]:
+        match = _interpret(result, text, lists)
+        if match is None:
+            continue
+        if not (result.intent_metadata or {}).get("last_resort"):
+            return match
+        fallback = fallback or match
+    return fallback
 
 
 # --- making sense of one parse -----------------------------------------------------------------
