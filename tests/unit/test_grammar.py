@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from types import MethodType
 
 import pytest
-from hassil import Intents, recognize_ranked, sample_intents
+from hassil import WildcardSlotList, recognize_ranked, sample_intents
 from hassil.sample import sample_sentence
 
 from luna.brain.local import recurrence, timephrase
@@ -100,6 +100,8 @@ def test_the_two_tier_search_picks_exactly_what_hassils_full_ranking_picks(
         recognizer.intents, slot_lists=lists.slot_lists, max_sentences_per_intent=30,
         language="en")]
     assert len(texts) > 900
+    # The split is made from the grammar's lists: the household's must never be wildcards.
+    assert not any(isinstance(v, WildcardSlotList) for v in lists.slot_lists.values())
     differ = [(t, got, want) for t in texts
               if (got := recognizer.recognize(t, lists, "Maya"))
               != (want := full.recognize(t, lists, "Maya"))]
@@ -107,10 +109,10 @@ def test_the_two_tier_search_picks_exactly_what_hassils_full_ranking_picks(
 
 
 def _best_by_full_ranking(
-    self: Recognizer, text: str, lists: HouseholdLists, speaker: str | None,
-    intents: Intents | None = None,
+    self: Recognizer, text: str, lists: HouseholdLists, speaker: str | None, tiers: object
 ) -> IntentMatch | None:
-    ranked = recognize_ranked(text, intents or self.intents, slot_lists=lists.slot_lists,
+    grammar = self.checkin if tiers is self._metrics else self.intents
+    ranked = recognize_ranked(text, grammar, slot_lists=lists.slot_lists,
                               intent_context={"speaker": speaker} if speaker else None)
     return first_sensible(ranked, text, lists)
 

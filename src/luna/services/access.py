@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.db.models import Member
-from luna.errors import Forbidden, NotFound
+from luna.errors import Forbidden, InvalidInput, NotFound
 
 Role = Literal["adult", "child", "admin"]
 
@@ -82,3 +82,15 @@ async def member_for_write(
 async def member_for_read(session: AsyncSession, actor: Actor, member_id: int | None) -> Member:
     """A child's token acts only for that child, for reading too."""
     return await member_for_write(session, actor, member_id)
+
+
+async def read_scope(
+    session: AsyncSession, actor: Actor, member_id: int | None
+) -> tuple[bool, int]:
+    """Whose rows a list reads: (True, a member's id), or (False, the household's id) when no
+    member is named and the actor may see the whole household's."""
+    if member_id is None and not actor.is_child:
+        if actor.household_id is None:
+            raise InvalidInput("member_id is required")
+        return False, actor.household_id
+    return True, (await member_for_read(session, actor, member_id)).id

@@ -21,7 +21,7 @@ from luna.clock import Clock
 from luna.db.engine import Database
 from luna.db.models import DailyCheckIn
 from luna.errors import InvalidInput
-from luna.services.access import Actor, member_for_read, member_for_write
+from luna.services.access import Actor, member_for_read, member_for_write, read_scope
 from luna.services.habits import member_today
 
 SCORES = ("sleep_quality", "mood", "energy")
@@ -164,12 +164,7 @@ class CheckinService:
         if start is not None and end is not None and end < start:
             raise InvalidInput("'to' must not be before 'from'")
         async with self.db.read() as s:
-            if member_id is None and not actor.is_child:
-                if actor.household_id is None:
-                    raise InvalidInput("member_id is required")
-                by_member, scope = False, actor.household_id
-            else:
-                by_member, scope = True, (await member_for_read(s, actor, member_id)).id
+            by_member, scope = await read_scope(s, actor, member_id)
             q = _list_query(by_member, start is not None, end is not None)
             rows = await s.scalars(q, {"scope": scope, "start": start, "end": end})
             return [checkin_out(r) for r in rows]

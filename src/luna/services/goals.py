@@ -18,7 +18,13 @@ from luna.db.models import Goal, Member
 from luna.domain.goals import Timeframe, default_target_date, progress
 from luna.domain.localday import zone
 from luna.errors import InvalidInput, NotFound
-from luna.services.access import Actor, member_for_read, member_for_write, require_household
+from luna.services.access import (
+    Actor,
+    member_for_read,
+    member_for_write,
+    read_scope,
+    require_household,
+)
 from luna.services.habits import member_today
 from luna.services.matching import best_match
 from luna.services.zones import member_tz, member_tz_map
@@ -180,12 +186,7 @@ class GoalService:
         if status not in (None, "all", "open"):
             _choice(status, get_args(GoalStatus), "status")
         async with self.db.read() as s:
-            if member_id is None and not actor.is_child:
-                if actor.household_id is None:
-                    raise InvalidInput("member_id is required")
-                by_member, scope = False, actor.household_id
-            else:
-                by_member, scope = True, (await member_for_read(s, actor, member_id)).id
+            by_member, scope = await read_scope(s, actor, member_id)
             q = _list_query(by_member, None if status == "all" else status)
             rows = list(await s.scalars(q, {"scope": scope, "status": status}))
             tzs = await member_tz_map(s, {g.member_id for g in rows})

@@ -12,10 +12,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -40,6 +41,7 @@ from luna.services.access import (
     loaded_members,
     member_for_read,
     member_for_write,
+    read_scope,
     require_household,
 )
 from luna.services.matching import match_or_none
@@ -263,19 +265,15 @@ _ENTRIES = (
     .where(HabitLog.habit_id.in_(bindparam("ids", expanding=True)))
     .order_by(HabitLog.local_date)
 )
-_ORDER = (Habit.member_id, Habit.name, Habit.id)
-_MEMBER_HABITS = {
-    active_only: select(Habit).where(Habit.member_id == bindparam("scope"),
-                                     *((Habit.active.is_(True),) if active_only else ()))
-    .order_by(*_ORDER)
-    for active_only in (True, False)
-}
-_HOUSEHOLD_HABITS = {
-    active_only: select(Habit).where(Habit.household_id == bindparam("scope"),
-                                     *((Habit.active.is_(True),) if active_only else ()))
-    .order_by(*_ORDER)
-    for active_only in (True, False)
-}
+
+
+@lru_cache(maxsize=4)
+def _list_query(by_member: bool, active_only: bool) -> Select[Habit]:
+    q = select(Habit).where((Habit.member_id if by_member else Habit.household_id)
+                            == bindparam("scope"))
+    if active_only:
+        q = q.where(Habit.active.is_(True))
+    return q.order_by(Habit.member_id, Habit.name, Habit.id)
 
 
 def open_today(h: Habit, owner: Owner, entries: Sequence[DayEntry], now: dt.datetime) -> bool:
@@ -440,27 +438,17 @@ class HabitService:
         self, actor: Actor, *, member_id: int | None = None, include_inactive: bool = False
     ) -> list[HabitOut]:
         async with self.db.read() as s:
-            if member_id is None and not actor.is_child:
-                if actor.household_id is None:
-                    raise InvalidInput("member_id is required")
-                q, scope = _HOUSEHOLD_HABITS[not include_inactive], actor.household_id
-            else:
-                m = await member_for_read(s, actor, member_id)
-                q, scope = _MEMBER_HABITS[not include_inactive], m.id
-            habits = list(await s.scalars(q, {"scope": scope}))
-            return await self._outs(s, habits)
+            by_member, scope = await read_scope(s, actor, member_id)
+            q = _list_query(by_member, not include_inactive)
+            return await self._outs(s, list(await s.scalars(q, {"scope": scope})))
 
     async def still_open(self, actor: Actor, member_id: int) -> builtins.list[HabitOut]:
         """The member's habits still to do today, as `list()` shows them: the figures (streaks,
         strength, rates) are worked out for those alone."""
-        now = self.clock.now()
         async with self.db.read() as s:
             m = await member_for_read(s, actor, member_id)
-            habits = list(await s.scalars(_MEMBER_HABITS[True], {"scope": m.id}))
-            owners = await _owners(s, {h.member_id for h in habits})
-            entries = await _entries(s, [h.id for h in habits])
-            return [habit_out(h, owners[h.member_id], entries[h.id], now) for h in habits
-                    if open_today(h, owners[h.member_id], entries[h.id], now)]
+            habits = list(await s.scalars(_list_query(True, True), {"scope": m.id}))
+            return await self._outs(s, habits, only_open=True)
 
     async def get(self, actor: Actor, habit_id: int) -> HabitOut:
         async with self.db.read() as s:
@@ -659,12 +647,13 @@ class HabitService:
             )
 
     async def _outs(
-        self, s: AsyncSession, habits: Sequence[Habit]
+        self, s: AsyncSession, habits: Sequence[Habit], *, only_open: bool = False
     ) -> builtins.list[HabitOut]:
         now = self.clock.now()
         owners = await _owners(s, {h.member_id for h in habits})
         entries = await _entries(s, [h.id for h in habits])
-        return [habit_out(h, owners[h.member_id], entries[h.id], now) for h in habits]
+        return [habit_out(h, owners[h.member_id], entries[h.id], now) for h in habits
+                if not only_open or open_today(h, owners[h.member_id], entries[h.id], now)]
 
     async def _load(
         self, s: AsyncSession, actor: Actor, habit_id: int, *, write: bool = False

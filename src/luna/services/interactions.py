@@ -128,12 +128,12 @@ class InteractionService:
                 tz = member_tz
             else:
                 tz = await household_tz(s, household_id)
-            if member_id is not None and not member_tz:
-                # Two columns, not the member row: its profile JSON is not needed to file a turn.
-                found = (await s.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
-                if found is None or found.household_id != household_id:
-                    raise NotFound(f"member {member_id} not found")
-                tz = found.timezone or tz
+                if member_id is not None:
+                    # Two columns, not the member row: its profile JSON is not needed here.
+                    found = (await s.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
+                    if found is None or found.household_id != household_id:
+                        raise NotFound(f"member {member_id} not found")
+                    tz = found.timezone or tz
             values: dict[str, Any] = {
                 "household_id": household_id, "member_id": member_id, "channel": channel,
                 "direction": direction, "user_message": user_message,

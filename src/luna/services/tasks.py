@@ -16,7 +16,13 @@ from luna.clock import Clock
 from luna.db.engine import Database
 from luna.db.models import Member, Task
 from luna.errors import Forbidden, InvalidInput, NotFound
-from luna.services.access import Actor, member_for_read, member_for_write, require_household
+from luna.services.access import (
+    Actor,
+    member_for_read,
+    member_for_write,
+    read_scope,
+    require_household,
+)
 from luna.services.matching import best_match
 from luna.services.zones import member_tz, member_tz_map
 
@@ -66,19 +72,9 @@ def is_overdue(t: Task, now: datetime) -> bool:
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 
 
-async def _scope(s: AsyncSession, actor: Actor, member_id: int | None) -> tuple[bool, int]:
-    """Whose tasks: (True, a member's id), or (False, the household's id) when no member is
-    named and the actor may see the whole household's."""
-    if member_id is None and not actor.is_child:
-        if actor.household_id is None:
-            raise InvalidInput("member_id is required")
-        return False, actor.household_id
-    return True, (await member_for_read(s, actor, member_id)).id
-
-
 async def _scoped(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
     """`q` narrowed to one member's tasks, or the household's when no member is named."""
-    by_member, scope = await _scope(s, actor, member_id)
+    by_member, scope = await read_scope(s, actor, member_id)
     return q.where((Task.member_id if by_member else Task.household_id) == scope)
 
 
@@ -178,7 +174,7 @@ class TaskService:
         _aware(due_before, "due_before")
         now = self.clock.now()
         async with self.db.read() as s:
-            by_member, scope = await _scope(s, actor, member_id)
+            by_member, scope = await read_scope(s, actor, member_id)
             q = _list_query(by_member, status, priority is not None, overdue is True,
                             due_after is not None, due_before is not None)
             rows = list(await s.scalars(q, {
@@ -265,7 +261,7 @@ class TaskService:
         """
         now = self.clock.now()
         async with self.db.read() as s:
-            by_member, scope = await _scope(s, actor, member_id)
+            by_member, scope = await read_scope(s, actor, member_id)
             found: dict[int, Task] = {}
             for q in _next_up_queries(by_member):
                 t = await s.scalar(q, {"scope": scope, "now": now})

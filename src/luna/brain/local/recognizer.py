@@ -105,7 +105,6 @@ class _Tiers:
     wild: Intents
     place: dict[int, int]
     """Each template (by id) at its place in hassil's own order, which breaks ranking ties."""
-    wildcards: frozenset[str]
 
 
 def _binds_wildcard(exp: Expression, names: set[str], rules: dict[str, Any],
@@ -127,6 +126,8 @@ def _binds_wildcard(exp: Expression, names: set[str], rules: dict[str, Any],
 
 
 def split_tiers(intents: Intents) -> _Tiers:
+    """Wildcards are the grammar's own lists; the household's lists (lists.py) are text lists
+    that never bind a wildcard."""
     place: dict[int, int] = {}
     parts: tuple[dict[str, Intent], dict[str, Intent]] = ({}, {})
     wildcards = {n for n, v in intents.slot_lists.items() if isinstance(v, WildcardSlotList)}
@@ -149,8 +150,7 @@ def split_tiers(intents: Intents) -> _Tiers:
         for tier in (0, 1):
             if datas[tier]:
                 parts[tier][intent.name] = Intent(intent.name, datas[tier])
-    return _Tiers(replace(intents, intents=parts[0]), replace(intents, intents=parts[1]),
-                  place, frozenset(wildcards))
+    return _Tiers(replace(intents, intents=parts[0]), replace(intents, intents=parts[1]), place)
 
 
 def _rank(place: dict[int, int]) -> Any:
@@ -167,15 +167,11 @@ class Recognizer:
     def __init__(self, grammar: Path | str = GRAMMAR) -> None:
         self.intents = load_intents(str(grammar))
         self.checkin = load_intents(str(grammar), "Metrics")
-        self._tiers = {id(g): split_tiers(g) for g in (self.intents, self.checkin)}
+        # Splitting parses every template (hassil would on first use).
+        self._full, self._metrics = split_tiers(self.intents), split_tiers(self.checkin)
 
     def warm_up(self, lists: HouseholdLists) -> None:
-        """Parse every template and build the number tries now (hassil does both lazily)."""
-        for tiers in self._tiers.values():
-            for grammar in (tiers.plain, tiers.wild):
-                for intent in grammar.intents.values():
-                    for data in intent.data:
-                        _ = data.sentences
+        """Build the number tries and match state now (hassil does it lazily)."""
         for text in WARM_UP:
             self.recognize(text, lists, "Sam")
 
@@ -185,22 +181,15 @@ class Recognizer:
         value = clean(text or "")
         if not value or len(value) > MAX_CHARS:
             return None
-        match = self._best(value, lists, speaker)
+        match = self._best(value, lists, speaker, self._full)
         if match is None and _METRIC_WORDS.search(value):
             match = self._checkin_clauses(value, lists, speaker)
         return match
 
     def _best(
-        self, text: str, lists: HouseholdLists, speaker: str | None,
-        intents: Intents | None = None,
+        self, text: str, lists: HouseholdLists, speaker: str | None, tiers: _Tiers
     ) -> IntentMatch | None:
-        grammar = intents or self.intents
-        tiers = self._tiers[id(grammar)]
         context = {"speaker": speaker} if speaker else None
-        if any(isinstance(v, WildcardSlotList) and k not in tiers.wildcards
-               for k, v in lists.slot_lists.items()):
-            tiers = split_tiers(replace(grammar, slot_lists={**grammar.slot_lists,
-                                                             **lists.slot_lists}))
         rank = _rank(tiers.place)
         # The templates that need no wildcard first: most messages ("mark the dishes done",
         # "brief me") are decided there, without the wildcard templates, which cost the most.
@@ -227,7 +216,7 @@ class Recognizer:
             return None
         slots: dict[str, Any] = {}
         for clause in clauses:
-            part = self._best(clause.strip(_EDGE), lists, speaker, self.checkin)
+            part = self._best(clause.strip(_EDGE), lists, speaker, self._metrics)
             if part is None or part.intent != "Metrics":
                 return None
             for key, val in part.slots.items():
