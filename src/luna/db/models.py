@@ -436,6 +436,9 @@ class Nudge(Base):
     __table_args__ = (
         Index("ix_nudges_member_due", "member_id", "due_at"),
         Index("ix_nudges_due_at", "due_at"),  # pruning old rows
+        # Releasing the scheduled ones whose moment came: a small slice of a large table.
+        Index("ix_nudges_scheduled_due", "due_at", postgresql_where=text("status = 'scheduled'"),
+              sqlite_where=text("status = 'scheduled'")),
         {"postgresql_with": NUDGE_RELOPTIONS},
     )
 
@@ -445,7 +448,8 @@ class Nudge(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))
     channel: Mapped[str] = mapped_column(String(10))
-    # pending (claimed, not yet handed over) | sent | failed | skipped | suppressed
+    # scheduled (decided ahead, waiting for its moment) | pending (claimed, not yet handed
+    # over) | sent | failed | skipped | suppressed | retry
     status: Mapped[str] = mapped_column(String(12))
     local_date: Mapped[date] = mapped_column(Date)
     ref_id: Mapped[int | None] = mapped_column(Integer)

@@ -24,15 +24,20 @@ Kind = Literal[
     "critical",
 ]
 Channel = Literal["sms", "call"]
-Action = Literal["send", "skip", "suppress"]
+Action = Literal["send", "schedule", "skip", "suppress"]
+""""schedule": to be sent at its moment, which is a few minutes off (see `lead`)."""
 
-STATUS: dict[Action, str] = {"send": "pending", "skip": "skipped", "suppress": "suppressed"}
-"""The status a claimed key starts with; "pending" becomes "sent" or "failed" once dispatched."""
+STATUS: dict[Action, str] = {"send": "pending", "schedule": "scheduled", "skip": "skipped",
+                             "suppress": "suppressed"}
+"""The status a claimed key starts with; "pending" becomes "sent" or "failed" once dispatched,
+and "scheduled" becomes "pending" when its moment comes (the store's `release`)."""
+SCHEDULED = STATUS["schedule"]
 RETRY = "retry"
 """A claimed nudge whose send failed before anything was handed to a provider: it is planned
 again (and re-claimed atomically) while it is still within the catch-up window."""
-ESCALATES = frozenset({"pending", "sent", "failed"})
-"""A critical step that went out (or tried to) lets the next one follow if nobody answers."""
+ESCALATES = frozenset({"scheduled", "pending", "sent", "failed"})
+"""A critical step that went out (or tried to, or is about to) lets the next one follow if
+nobody answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,8 @@ class Rules:
     """How far back after a long outage nudges are still looked at (and logged as skipped)."""
     horizon: timedelta = timedelta(hours=24)
     """The latest a member is looked at again, even with nothing planned: a daily heartbeat."""
+    plan_ahead: timedelta = timedelta(0)
+    """The most a nudge is decided before its moment (each member's own share of it: `lead`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +155,20 @@ class Plan:
     nudges: tuple[Due, ...]
     next_at: datetime | None
     """When to look at this member again."""
+
+
+_GOLDEN = 0.6180339887498949
+
+
+def lead(member_id: int, rules: Rules) -> timedelta:
+    """How long before a nudge's moment this member is planned: a fixed share of
+    `rules.plan_ahead`, spread evenly over the members by their id (the golden-ratio sequence).
+    Thousands of members want their briefing at 07:00; planned together at 07:00 they made one
+    tick seconds long, while spread over the minutes before it each tick plans a slice."""
+    if rules.plan_ahead <= timedelta(0):
+        return timedelta(0)
+    share = (member_id * _GOLDEN) % 1.0
+    return timedelta(seconds=int(rules.plan_ahead.total_seconds() * share))
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +371,8 @@ def _decide(
         return "skip", f"missed by {int(late.total_seconds() // 60)} min"
     if m.opted_out:
         return "suppress", "sms opt-out"
-    if not c.exempt_quiet and m.quiet.contains(local_now(now, m.tz).time()):
+    # Judged at the moment it goes out: now, or its own moment when it is decided ahead.
+    if not c.exempt_quiet and m.quiet.contains(local_now(max(now, c.due_at), m.tz).time()):
         return "suppress", "quiet hours"
     if c.kind == "habit_reminder":
         habit = next(h for h in m.habits if h.id == c.ref)
@@ -374,6 +396,8 @@ def plan(
     `since` is when the member was last planned (None: never): what fell due before it was
     dealt with then. A nudge due in (since, now] goes out when it is less than `rules.catchup`
     late, and is skipped (and logged) when older. `previous_tz` is the zone in force at `since`.
+    A nudge due within the member's `lead` is decided now and scheduled for its moment; the
+    member is looked at next that long before the next nudge's moment.
     """
     rules = rules or Rules()
     if now.tzinfo is None:
@@ -388,24 +412,32 @@ def plan(
     moved = previous_tz is not None and previous_tz != m.tz
     sent = dict(m.sent)
     nudges: list[Due] = []
+    ahead = lead(m.member_id, rules)
+
+    def early(c: _Candidate) -> timedelta:
+        # A later escalation step depends on the member not answering until its very moment.
+        return ahead if c.step <= 1 else timedelta(0)
+
     candidates = _candidates(m, days, rules, sent)
     for c in candidates:
         prior = sent.get(c.key)
         retry = prior is not None and prior.status == RETRY
-        if (prior is not None and not retry) or c.due_at > now:
+        if (prior is not None and not retry) or c.due_at > now + early(c):
             continue
         catchup = moved and _travel_catchup(m, c, now)
         if c.due_at <= floor and not (catchup or retry):
             continue
         action, reason = _decide(m, c, now, rules, catchup)
+        if action == "send" and c.due_at > now:
+            action = "schedule"
         nudges.append(Due(c.kind, c.key, c.channel, c.due_at, action, c.local_date, c.ref,
                           c.step, reason, c.items, retry))
-        sent[c.key] = Sent(STATUS[action], now)
-    upcoming = [c.due_at for c in candidates if c.key not in sent and c.due_at > now]
+        sent[c.key] = Sent(STATUS[action], max(now, c.due_at))
+    upcoming = [c for c in candidates if c.key not in sent and c.due_at > now + early(c)]
     if any(n.kind == "critical" for n in nudges):
         # What was just claimed can unlock the next step (a call after its SMS).
-        upcoming += [c.due_at for c in _task_candidates(m, rules, sent)
-                     if c.key not in sent and c.due_at > now]
+        upcoming += [c for c in _task_candidates(m, rules, sent)
+                     if c.key not in sent and c.due_at > now + early(c)]
     horizon = now + rules.horizon
-    return Plan(tuple(nudges), min([*upcoming, horizon]))
+    return Plan(tuple(nudges), min([*(c.due_at - early(c) for c in upcoming), horizon]))
 

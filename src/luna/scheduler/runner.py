@@ -40,6 +40,7 @@ def rules_from(s: SchedulerSettings) -> Rules:
         deadline_lead=timedelta(minutes=s.deadline_lead_min),
         escalate_after=timedelta(minutes=s.escalate_after_min),
         overdue_time=parse_hhmm(s.overdue_time),
+        plan_ahead=timedelta(minutes=s.plan_ahead_min),
     )
 
 
@@ -114,8 +115,10 @@ class Scheduler:
         max_batches: int | None = None,
     ) -> TickStats:
         """Plan and send everything due, batch by batch, until nothing due is left (or what
-        is left is locked by another worker). Without `now`, each batch reads the clock: a busy
-        minute can take a while to send, and quiet hours are judged when a batch is planned."""
+        is left is locked by another worker): the members due for planning, and the nudges
+        scheduled earlier whose moment has come. Without `now`, each batch reads the clock: a
+        busy minute can take a while to send, and quiet hours are judged when a batch is
+        planned."""
         size = batch_size or self.batch_size
         total = TickStats()
         batches = 0
@@ -123,12 +126,14 @@ class Scheduler:
             started = time.perf_counter()
             at = now or self.clock.now()
             result = await self.store.plan_batch(at, size)
+            released = await self.store.release(at, size)
+            claimed = [*result.claimed, *released]
             planned = time.perf_counter()
-            outcomes = await self.dispatcher.send_all(result.claimed)
-            total.add(TickStats(result.members, result.decided, len(result.claimed), outcomes,
+            outcomes = await self.dispatcher.send_all(claimed)
+            total.add(TickStats(result.members, result.decided, len(claimed), outcomes,
                                 planned - started, time.perf_counter() - planned))
             batches += 1
-            if result.members < size:
+            if result.members < size and len(released) < size:
                 break
         if total.members:
             log.info("scheduler_tick", at=(now or self.clock.now()).isoformat(),

@@ -4,6 +4,12 @@ A tick reads only the members whose `next_fire_at` has come (an index range), lo
 FOR UPDATE SKIP LOCKED on PostgreSQL so concurrent workers take disjoint sets, loads what those
 members have in a handful of bulk queries, plans each one (pure), and claims the nudge keys with
 INSERT ... ON CONFLICT DO NOTHING: whatever did not insert was someone else's, and is not sent.
+
+A member is planned a few minutes before their next nudge (due.lead), so a nudge is usually
+claimed as "scheduled"; `release` turns the scheduled nudges whose moment has come into
+"pending" ones to send (an UPDATE ... RETURNING of rows still "scheduled": one taker each).
+What can change in between is checked again when the message is written (content, dispatch),
+and planning a member again first withdraws their scheduled nudges that are not due yet.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from luna.domain.habits import (
 from luna.domain.localday import DEFAULT_DAY_START, combine_local, local_date, parse_hhmm, zone
 from luna.scheduler.due import (
     RETRY,
+    SCHEDULED,
     STATUS,
     Channel,
     ChoreSlot,
@@ -199,6 +206,40 @@ costed on the empty table - a sequential scan of `nudges` for each member of the
 current size even when its statistics are stale; planning costs well under a millisecond."""
 
 _NUDGES: Table = Nudge.__table__  # type: ignore[assignment]
+_CLAIMED_COLS = (_NUDGES.c.id, _NUDGES.c.key, _NUDGES.c.household_id, _NUDGES.c.member_id,
+                 _NUDGES.c.kind, _NUDGES.c.channel, _NUDGES.c.due_at, _NUDGES.c.local_date,
+                 _NUDGES.c.ref_id, _NUDGES.c.detail)
+_NOW = bindparam("now", type_=UTCDateTime())
+_RIPE = (
+    select(_NUDGES.c.id)
+    .where(_NUDGES.c.status == SCHEDULED, _NUDGES.c.due_at <= _NOW)
+    .order_by(_NUDGES.c.due_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def _release(ripe: Any) -> Any:
+    return (
+        update(_NUDGES)
+        .where(_NUDGES.c.id.in_(ripe.scalar_subquery()), _NUDGES.c.status == SCHEDULED)
+        .values(status=STATUS["send"])
+        .returning(*_CLAIMED_COLS)
+    )
+
+
+_RELEASE = _release(_RIPE)
+_RELEASE_PG = _release(_RIPE.with_for_update(skip_locked=True))
+"""Concurrent workers release disjoint sets; the status test makes each row one taker's."""
+_WITHDRAW = (
+    delete(_NUDGES)
+    .where(_NUDGES.c.member_id.in_(bindparam("ids", expanding=True)),
+           _NUDGES.c.status == SCHEDULED, _NUDGES.c.due_at > _NOW)
+)
+"""A member planned again (their day changed) is decided afresh for what is not due yet."""
+_SCHEDULED_DUE = (
+    select(func.count()).select_from(_NUDGES)
+    .where(_NUDGES.c.status == SCHEDULED, _NUDGES.c.due_at <= _NOW)
+)
 _FINISH = (
     update(_NUDGES)
     .where(_NUDGES.c.id == bindparam("n"))
@@ -249,12 +290,39 @@ class ScheduleStore:
             return int(getattr(result, "rowcount", 0) or 0)
 
     async def due_count(self, now: dt.datetime) -> int:
+        """Members due for planning plus scheduled nudges due for release."""
         async with self.db.read() as s:
             n = await s.scalar(
                 select(func.count()).select_from(MemberSchedule)
                 .where(MemberSchedule.next_fire_at <= now)
             )
-            return int(n or 0)
+            ripe = await s.scalar(_SCHEDULED_DUE, {"now": now})
+            return int(n or 0) + int(ripe or 0)
+
+    async def release(self, now: dt.datetime, limit: int) -> list[Claimed]:
+        """Up to `limit` scheduled nudges whose moment has come, now this process's to send;
+        ones that waited past the catch-up window (the scheduler was down) are skipped."""
+        async with self.db.transaction() as s:
+            conn = await s.connection()
+            rows = (await conn.execute(_RELEASE_PG if self._pg else _RELEASE,
+                                       {"now": now, "limit": limit})).all()
+            out: list[Claimed] = []
+            missed: list[dict[str, Any]] = []
+            for nid, key, hid, mid, kind, channel, due_at, day, ref, detail in rows:
+                info = dict(detail or {})
+                late = now - due_at
+                if late > self.rules.catchup:
+                    reason = f"missed by {int(late.total_seconds() // 60)} min"
+                    log.info("nudge_not_sent", key=key, action="skip", reason=reason)
+                    missed.append({"n": nid, "status": STATUS["skip"], "sent_at": None,
+                                   "detail": {**info, "reason": reason}})
+                    continue
+                items = tuple((str(k), int(i)) for k, i in info.get("items", ()))
+                out.append(Claimed(nid, key, hid, mid, kind, channel, due_at, day, ref,
+                                   int(info.get("step", 0)), items, info))
+            if missed:
+                await conn.execute(_FINISH, missed)
+            return out
 
     async def plan_batch(self, now: dt.datetime, limit: int) -> BatchResult:
         """Plan up to `limit` due members and claim their nudges, in one transaction."""
@@ -269,6 +337,7 @@ class ScheduleStore:
                     (await conn.execute(q, {"now": now, "limit": limit})).all()]
             if not rows:
                 return BatchResult(0, [], 0)
+            await conn.execute(_WITHDRAW, {"ids": [r.member_id for r in rows], "now": now})
             states = await load_states(conn, rows, now, self.rules)
             decided: list[tuple[int, Due]] = []
             changes: list[dict[str, Any]] = []
@@ -346,6 +415,8 @@ class ScheduleStore:
                 log.info("nudge_claimed_elsewhere", key=d.key)
                 continue
             nid, before = claim
+            if d.action == "schedule":
+                continue  # sent once released, at its moment
             if d.action != "send":
                 log.info("nudge_not_sent", key=d.key, action=d.action, reason=d.reason)
                 continue
@@ -539,10 +610,12 @@ async def load_states(
             chores[assignee].append(ChoreSlot(cid, title, at))
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     since = now - rules.lookback - dt.timedelta(days=2)
-    for owner, key, status, created_at, sent_at in await conn.execute(
+    for owner, key, status, created_at, sent_at, due_at in await conn.execute(
         _SENT_PG if conn.dialect.name == "postgresql" else _SENT, {"ids": ids, "since": since}
     ):
-        sent[owner][key] = Sent(status, sent_at or created_at)
+        # A scheduled nudge counts from its moment, not from when it was decided.
+        at = due_at if status == SCHEDULED else sent_at or created_at
+        sent[owner][key] = Sent(status, at)
     critical = [mid for mid, ts in tasks.items() if any(t.critical for t in ts)]
     inbound: dict[int, dt.datetime] = {}
     if critical:
@@ -602,7 +675,8 @@ _CHORES = (
            Chore.active.is_(True), Chore.next_due.is_not(None), Chore.assignee_id.is_not(None))
 )
 _SINCE = bindparam("since", type_=UTCDateTime())
-_SENT_COLS = (Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at)
+_SENT_COLS = (Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at,
+              Nudge.due_at)
 _SENT = select(*_SENT_COLS).where(Nudge.member_id.in_(_IDS), Nudge.due_at >= _SINCE)
 _BATCH = (
     func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer)))
