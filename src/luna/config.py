@@ -58,10 +58,11 @@ class SchedulerSettings(BaseSettings):
     catchup_min: int = Field(default=30, ge=0)
     deadline_lead_min: int = Field(default=60, ge=1)
     escalate_after_min: int = Field(default=15, ge=1)
-    plan_ahead_min: int = Field(default=15, ge=0, le=60)
+    plan_ahead_min: int = Field(default=30, ge=0, le=60)
     """Members are planned up to this long before a nudge (each their own share of it), and the
-    nudge waits, scheduled, for its moment: a 07:00 crowd is planned over the quarter hour
-    before instead of in one tick. Whatever changes in between is checked at sending."""
+    nudge waits, scheduled, for its moment: a 07:00 crowd is planned over the half hour before
+    instead of in one tick. A change to the member's day withdraws and replans what waits, and
+    the rest (a habit logged, a task done, an opt-out) is checked again at sending."""
     overdue_time: str = Field(default="12:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     batch_size: int = Field(default=200, ge=1, le=5000)
     send_concurrency: int = Field(default=8, ge=1, le=64)

@@ -267,6 +267,119 @@ async def test_after_longer_downtime_the_briefing_is_skipped_and_logged(
     assert not [m for m in await outbox(services) if m.to_member_ids == [people.maya]]
 
 
+SEVEN = datetime(2026, 3, 4, 12, tzinfo=UTC)  # Maya's 07:00 in New York
+
+
+async def maya_nudges(services: Services, people: People) -> list[tuple[str, str]]:
+    return [(n.kind, n.status) for n in await nudges(services) if n.member_id == people.maya]
+
+
+async def maya_texts(services: Services, people: People) -> list[Message]:
+    return [m for m in await outbox(services) if m.to_member_ids == [people.maya]]
+
+
+async def schedule_mayas_briefing(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> datetime:
+    """Tick at the moment Maya is planned ahead of her 07:00 briefing; that moment."""
+    clock.set(DAY_START)
+    await scheduler.tick()
+    ahead = SEVEN - lead(people.maya, scheduler.store.rules)
+    assert ahead < SEVEN
+    clock.set(ahead)
+    await scheduler.tick()
+    return ahead
+
+
+async def test_a_briefing_planned_ahead_waits_scheduled_and_goes_out_once_at_its_moment(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    await schedule_mayas_briefing(services, people, scheduler, clock)
+    assert await maya_nudges(services, people) == [("morning_briefing", "scheduled")]
+    clock.set(SEVEN - timedelta(seconds=1))
+    assert (await scheduler.tick()).claimed == 0
+    assert await maya_texts(services, people) == []
+    clock.set(SEVEN)
+    assert (await scheduler.tick()).outcomes["sent"] == 1
+    assert (await scheduler.tick()).claimed == 0
+    assert await maya_nudges(services, people) == [("morning_briefing", "sent")]
+    [text] = await maya_texts(services, people)
+    assert text.body.startswith("Good morning")
+
+
+async def test_a_scheduled_briefing_left_waiting_by_downtime_is_skipped_and_logged(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    await schedule_mayas_briefing(services, people, scheduler, clock)
+    clock.set(SEVEN + timedelta(minutes=45))
+    await scheduler.tick()
+    [briefing] = [n for n in await nudges(services) if n.member_id == people.maya]
+    assert (briefing.status, briefing.detail["reason"]) == ("skipped", "missed by 45 min")
+    assert await maya_texts(services, people) == []
+
+
+async def test_moving_the_check_in_after_the_briefing_was_scheduled_sends_it_at_the_new_time(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    await schedule_mayas_briefing(services, people, scheduler, clock)
+    await services.members.update(people.actor(people.maya), people.maya,
+                                  {"preferences": {"morning_checkin": "07:30"}})
+    await run(scheduler, clock, SEVEN, SEVEN + timedelta(hours=1), step=timedelta(minutes=1))
+    [briefing] = [n for n in await nudges(services) if n.member_id == people.maya]
+    assert (briefing.status, briefing.due_at, briefing.sent_at) == (
+        "sent", SEVEN + timedelta(minutes=30), SEVEN + timedelta(minutes=30))
+    assert len(await maya_texts(services, people)) == 1
+
+
+async def test_opting_out_after_the_briefing_was_scheduled_stops_it(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    await schedule_mayas_briefing(services, people, scheduler, clock)
+    await services.members.update(people.actor(people.maya), people.maya, {"sms_opt_out": True})
+    await run(scheduler, clock, SEVEN, SEVEN + timedelta(minutes=10), step=timedelta(minutes=1))
+    assert await maya_nudges(services, people) == [("morning_briefing", "suppressed")]
+    assert await maya_texts(services, people) == []
+
+
+async def test_a_habit_logged_after_its_reminder_was_scheduled_gets_no_reminder(
+    services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
+) -> None:
+    clock.set(DAY_START)
+    maya = people.actor(people.maya)
+    walk = await services.habits.create(maya, name="Walk", reminder_time="08:00")
+    eight = SEVEN + timedelta(hours=1)
+    await run(scheduler, clock, DAY_START, eight - timedelta(seconds=1),
+              step=timedelta(minutes=1))
+    assert ("habit_reminder", "scheduled") in await maya_nudges(services, people)
+    await services.habits.log(maya, walk.id)
+    await run(scheduler, clock, eight, eight + timedelta(minutes=5))
+    [reminder] = [n for n in await nudges(services) if n.kind == "habit_reminder"]
+    assert (reminder.status, reminder.detail["reason"]) == ("skipped", "already logged")
+    assert [m.body for m in await maya_texts(services, people) if "Reminder" in m.body] == []
+
+
+async def test_concurrent_releases_hand_each_scheduled_nudge_to_one_taker(
+    services: Services, people: People, clock: FrozenClock
+) -> None:
+    settings = settings_for(services)
+    schedulers = [Scheduler(services, settings) for _ in range(4)]
+    for m in range(8):
+        await services.members.add_member(people.actor(people.maya), name=f"Cousin {m}",
+                                          phone=f"+1555030000{m}")
+    clock.set(DAY_START)
+    await schedulers[0].tick()
+    clock.set(SEVEN - timedelta(minutes=15))
+    await schedulers[0].tick()
+    clock.set(SEVEN - timedelta(seconds=1))
+    await schedulers[0].tick()
+    scheduled = [n.key for n in await nudges(services) if n.status == "scheduled"]
+    assert len(scheduled) == 9  # Maya and the cousins (Ben's morning is Berlin's)
+    taken = await asyncio.gather(*(s.store.release(SEVEN, 2) for s in schedulers * 3))
+    keys = [c.key for batch in taken for c in batch]
+    assert sorted(keys) == sorted(scheduled)
+    assert {n.status for n in await nudges(services) if n.key in keys} == {"pending"}
+
+
 async def test_a_critical_item_escalates_to_a_call_and_then_to_the_backup_member(
     services: Services, people: People, scheduler: Scheduler, clock: FrozenClock
 ) -> None:

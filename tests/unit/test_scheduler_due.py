@@ -17,6 +17,7 @@ from luna.scheduler.due import (
     Rules,
     Sent,
     TaskSlot,
+    lead,
     plan,
 )
 
@@ -41,8 +42,10 @@ def simulate(
     wakeups: bool = False,
     zones: dict[datetime, str] | None = None,
     inbound: dict[datetime, datetime] | None = None,
+    rules: Rules | None = None,
 ) -> list[tuple[datetime, Due]]:
-    """Plan `m` tick by tick (or only at its wake-up times), as the runner would."""
+    """Plan `m` tick by tick (or only at its wake-up times), as the runner would; a nudge
+    scheduled ahead counts from its own moment, as the store records it."""
     sent: dict[str, Sent] = dict(m.sent)
     since: datetime | None = None
     previous_tz: str | None = None
@@ -58,10 +61,12 @@ def simulate(
             if at == t:
                 m = replace(m, last_inbound_at=last)
         if not wakeups or t >= next_at:
-            p = plan(replace(m, sent=sent), t, since=since, previous_tz=previous_tz)
+            p = plan(replace(m, sent=sent), t, since=since, previous_tz=previous_tz, rules=rules)
             for n in p.nudges:
-                status = "sent" if n.action == "send" else n.action
-                sent[n.key] = Sent(status, t)
+                if n.action == "schedule":
+                    sent[n.key] = Sent("scheduled", n.due_at)
+                else:
+                    sent[n.key] = Sent("sent" if n.action == "send" else n.action, t)
                 out.append((t, n))
             since, previous_tz = t, m.tz
             assert p.next_at is not None and p.next_at > t
@@ -376,3 +381,73 @@ def test_a_nudge_left_for_retry_is_planned_again_while_it_is_fresh() -> None:
     assert [(n.key, n.action, n.retry) for n in again.nudges] == [(key, "send", True)]
     stale = plan(m, utc(2026, 3, 4, 12, 45), since=utc(2026, 3, 4, 12))
     assert [(n.action, n.retry) for n in stale.nudges] == [("skip", True)]
+
+
+# -- planning ahead ------------------------------------------------------------------------------
+
+AHEAD = Rules(plan_ahead=timedelta(minutes=15))
+
+
+def test_each_member_plans_ahead_by_their_own_share_spread_evenly_over_the_window() -> None:
+    leads = [lead(mid, AHEAD) for mid in range(1, 3001)]
+    assert all(timedelta(0) <= x < AHEAD.plan_ahead for x in leads)
+    per_minute = [sum(1 for x in leads if x // timedelta(minutes=1) == i) for i in range(15)]
+    assert min(per_minute) >= 180 and max(per_minute) <= 220  # 200 each when perfectly even
+    assert lead(7, AHEAD) == lead(7, AHEAD)
+    assert lead(7, Rules()) == timedelta(0)
+
+
+def test_a_nudge_within_the_members_lead_is_scheduled_and_the_next_wake_up_comes_early() -> None:
+    m = member(evening=None)
+    early = lead(m.member_id, AHEAD)
+    seven = utc(2026, 3, 4, 12)
+    p = plan(m, seven - early, since=seven - timedelta(hours=1), rules=AHEAD)
+    assert [(n.kind, n.action, n.due_at) for n in p.nudges] == [
+        ("morning_briefing", "schedule", seven)]
+    tomorrow = utc(2026, 3, 5, 12)
+    assert p.next_at == tomorrow - early
+    before = plan(m, seven - early - timedelta(seconds=1), since=seven - timedelta(hours=1),
+                  rules=AHEAD)
+    assert before.nudges == () and before.next_at == seven - early
+
+
+def test_quiet_hours_are_judged_at_the_moment_a_scheduled_reminder_goes_out() -> None:
+    run = HabitSlot(1, "Run", time(7), LONG_AGO, every_day(date(2026, 3, 1)))
+    m = member(morning=None, evening=None, habits=(run,))  # quiet until 07:00
+    seven = utc(2026, 3, 4, 12)
+    p = plan(m, seven - lead(1, AHEAD), since=seven - timedelta(hours=1), rules=AHEAD)
+    assert [(n.kind, n.action) for n in p.nudges] == [("habit_reminder", "schedule")]
+
+
+def test_a_later_escalation_step_is_decided_only_at_its_moment() -> None:
+    """Whether the member answered is known only then."""
+    pill = TaskSlot(8, "Insulin", utc(2026, 3, 4, 23), LONG_AGO, critical=True)
+    m = member(morning=None, evening=None, tasks=(pill,), sent={
+        "m1:critical:8:20260304T2300Z:1": Sent("sent", utc(2026, 3, 4, 22))})
+    call_at = utc(2026, 3, 4, 22, 15)
+    p = plan(m, call_at - timedelta(minutes=1), since=utc(2026, 3, 4, 22), rules=AHEAD)
+    assert p.nudges == () and p.next_at == call_at
+    assert [n.step for n in plan(m, call_at, since=call_at - timedelta(minutes=1),
+                                 rules=AHEAD).nudges] == [2]
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "Europe/Berlin"])
+def test_planning_ahead_decides_exactly_what_planning_at_the_moment_decides(tz: str) -> None:
+    habits = (
+        HabitSlot(1, "Run", time(6, 45), LONG_AGO, every_day(date(2026, 3, 1))),
+        HabitSlot(2, "Floss", time(22, 10), LONG_AGO, every_day(date(2026, 3, 1))),
+    )
+    tasks = (
+        TaskSlot(3, "Report", utc(2026, 3, 5, 15), LONG_AGO),
+        TaskSlot(4, "Meds", utc(2026, 3, 5, 1), LONG_AGO, critical=True),
+    )
+    for mid in (1, 2, 5):  # three different leads
+        m = replace(member(tz, habits=habits, tasks=tasks,
+                           chores=(ChoreSlot(5, "Trash", utc(2026, 3, 4, 18)),)), member_id=mid)
+        start, end = utc(2026, 3, 4, 0), utc(2026, 3, 6, 0)
+        step = timedelta(minutes=1)
+        at_moment = simulate(m, start, end, step=step, wakeups=True)
+        ahead = simulate(m, start, end, step=step, wakeups=True, rules=AHEAD)
+        assert [(n.key, n.due_at, n.action) for _, n in at_moment] == [
+            (n.key, n.due_at, "send" if n.action == "schedule" else n.action) for _, n in ahead]
+        assert any(n.action == "schedule" for _, n in ahead) and len(ahead) > 10

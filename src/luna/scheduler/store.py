@@ -9,7 +9,7 @@ A member is planned a few minutes before their next nudge (due.lead), so a nudge
 claimed as "scheduled"; `release` turns the scheduled nudges whose moment has come into
 "pending" ones to send (an UPDATE ... RETURNING of rows still "scheduled": one taker each).
 What can change in between is checked again when the message is written (content, dispatch),
-and planning a member again first withdraws their scheduled nudges that are not due yet.
+and planning a member again (their day changed) first withdraws their scheduled nudges.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sqlalchemy import (
     delete,
     func,
     literal,
+    literal_column,
     select,
     text,
     true,
@@ -210,9 +211,13 @@ _CLAIMED_COLS = (_NUDGES.c.id, _NUDGES.c.key, _NUDGES.c.household_id, _NUDGES.c.
                  _NUDGES.c.kind, _NUDGES.c.channel, _NUDGES.c.due_at, _NUDGES.c.local_date,
                  _NUDGES.c.ref_id, _NUDGES.c.detail)
 _NOW = bindparam("now", type_=UTCDateTime())
+_IS_SCHEDULED = _NUDGES.c.status == literal_column(f"'{SCHEDULED}'")
+"""Written into the statement, not bound: only then can PostgreSQL's generic plan of the
+prepared statement use the partial index (WHERE status = 'scheduled'); with a parameter each
+release scanned the whole day's nudges by due_at."""
 _RIPE = (
     select(_NUDGES.c.id)
-    .where(_NUDGES.c.status == SCHEDULED, _NUDGES.c.due_at <= _NOW)
+    .where(_IS_SCHEDULED, _NUDGES.c.due_at <= _NOW)
     .order_by(_NUDGES.c.due_at)
     .limit(bindparam("limit", type_=Integer))
 )
@@ -221,7 +226,7 @@ _RIPE = (
 def _release(ripe: Any) -> Any:
     return (
         update(_NUDGES)
-        .where(_NUDGES.c.id.in_(ripe.scalar_subquery()), _NUDGES.c.status == SCHEDULED)
+        .where(_NUDGES.c.id.in_(ripe.scalar_subquery()), _IS_SCHEDULED)
         .values(status=STATUS["send"])
         .returning(*_CLAIMED_COLS)
     )
@@ -233,12 +238,13 @@ _RELEASE_PG = _release(_RIPE.with_for_update(skip_locked=True))
 _WITHDRAW = (
     delete(_NUDGES)
     .where(_NUDGES.c.member_id.in_(bindparam("ids", expanding=True)),
-           _NUDGES.c.status == SCHEDULED, _NUDGES.c.due_at > _NOW)
+           _NUDGES.c.status == SCHEDULED)
 )
-"""A member planned again (their day changed) is decided afresh for what is not due yet."""
+"""A member planned again (their day changed) is decided afresh for whatever has not been
+released yet: the plan looks back to when they were last planned, so a nudge still wanted
+comes back under its key (due now or later) and one that is not any more is gone."""
 _SCHEDULED_DUE = (
-    select(func.count()).select_from(_NUDGES)
-    .where(_NUDGES.c.status == SCHEDULED, _NUDGES.c.due_at <= _NOW)
+    select(func.count()).select_from(_NUDGES).where(_IS_SCHEDULED, _NUDGES.c.due_at <= _NOW)
 )
 _FINISH = (
     update(_NUDGES)
@@ -337,7 +343,7 @@ class ScheduleStore:
                     (await conn.execute(q, {"now": now, "limit": limit})).all()]
             if not rows:
                 return BatchResult(0, [], 0)
-            await conn.execute(_WITHDRAW, {"ids": [r.member_id for r in rows], "now": now})
+            await conn.execute(_WITHDRAW, {"ids": [r.member_id for r in rows]})
             states = await load_states(conn, rows, now, self.rules)
             decided: list[tuple[int, Due]] = []
             changes: list[dict[str, Any]] = []
