@@ -163,8 +163,9 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
     heavy = [(h, i) for i, h in enumerate(housekeeping) if h > 5]
     print(f"  housekeeping after ticks (not in planning): {len(heavy)} runs over 5 ms, "
           f"max {max(housekeeping):.0f} ms, total {sum(housekeeping) / 1000:.1f} s")
-    print(f"  nudges decided: {total_decided:,} (owed in the window: {owed:,}); "
-          f"planned ahead and released at their moment: {sum(row.released):,}")
+    print(f"  nudges decided: {total_decided:,} (owed in the window: {owed:,}, and the ones "
+          f"due in the plan-ahead time after it are decided too); planned ahead and released "
+          f"at their moment: {sum(row.released):,}")
     if row.release_ms:
         print(f"  releasing, per batch of up to {batch}: p50 {pct(row.release_ms, .5):.1f} ms, "
               f"p99 {pct(row.release_ms, .99):.1f} ms, max {max(row.release_ms):.1f} ms; "

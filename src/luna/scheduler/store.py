@@ -237,12 +237,15 @@ _RELEASE_PG = _release(_RIPE.with_for_update(skip_locked=True))
 """Concurrent workers release disjoint sets; the status test makes each row one taker's."""
 _WITHDRAW = (
     delete(_NUDGES)
-    .where(_NUDGES.c.member_id.in_(bindparam("ids", expanding=True)),
-           _NUDGES.c.status == SCHEDULED)
+    .where(_NUDGES.c.id.in_(bindparam("ids", expanding=True)), _IS_SCHEDULED)
+    .returning(_NUDGES.c.key)
 )
 """A member planned again (their day changed) is decided afresh for whatever has not been
 released yet: the plan looks back to when they were last planned, so a nudge still wanted
-comes back under its key (due now or later) and one that is not any more is gone."""
+comes back under its key (due now or later) and one that is not any more is gone. By the ids
+the batch's nudges were read with (primary key): by member, PostgreSQL took the partial index
+and walked every scheduled nudge for each batch. One released meanwhile stays (the status
+test) and counts as claimed."""
 _SCHEDULED_DUE = (
     select(func.count()).select_from(_NUDGES).where(_IS_SCHEDULED, _NUDGES.c.due_at <= _NOW)
 )
@@ -343,7 +346,6 @@ class ScheduleStore:
                     (await conn.execute(q, {"now": now, "limit": limit})).all()]
             if not rows:
                 return BatchResult(0, [], 0)
-            await conn.execute(_WITHDRAW, {"ids": [r.member_id for r in rows]})
             states = await load_states(conn, rows, now, self.rules)
             decided: list[tuple[int, Due]] = []
             changes: list[dict[str, Any]] = []
@@ -587,7 +589,8 @@ async def load_states(
     conn: AsyncConnection, rows: Sequence[_DueRow], now: dt.datetime, rules: Rules,
 ) -> dict[int, MemberState]:
     """Everything the planner needs for these members, in a few queries for the whole batch
-    (plain column rows: a batch of full ORM objects would cost more than the planning)."""
+    (plain column rows: a batch of full ORM objects would cost more than the planning). Their
+    scheduled nudges are withdrawn on the way (`_WITHDRAW`): they are planned afresh."""
     ids = [r.member_id for r in rows]
     tz_of = {r.member_id: _zone_or(r.timezone, r.household_tz) for r in rows}
     prefs = {r.member_id: _prefs(r.preferences) for r in rows}
@@ -616,12 +619,18 @@ async def load_states(
             chores[assignee].append(ChoreSlot(cid, title, at))
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     since = now - rules.lookback - dt.timedelta(days=2)
-    for owner, key, status, created_at, sent_at, due_at in await conn.execute(
+    waiting: list[int] = []
+    for nid, owner, key, status, created_at, sent_at, due_at in await conn.execute(
         _SENT_PG if conn.dialect.name == "postgresql" else _SENT, {"ids": ids, "since": since}
     ):
+        if status == SCHEDULED:
+            waiting.append(nid)
         # A scheduled nudge counts from its moment, not from when it was decided.
         at = due_at if status == SCHEDULED else sent_at or created_at
         sent[owner][key] = Sent(status, at)
+    if waiting:
+        for (key,) in await conn.execute(_WITHDRAW, {"ids": waiting}):
+            del sent[_member_of(key)][key]
     critical = [mid for mid, ts in tasks.items() if any(t.critical for t in ts)]
     inbound: dict[int, dt.datetime] = {}
     if critical:
@@ -681,8 +690,8 @@ _CHORES = (
            Chore.active.is_(True), Chore.next_due.is_not(None), Chore.assignee_id.is_not(None))
 )
 _SINCE = bindparam("since", type_=UTCDateTime())
-_SENT_COLS = (Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at, Nudge.sent_at,
-              Nudge.due_at)
+_SENT_COLS = (Nudge.id, Nudge.member_id, Nudge.key, Nudge.status, Nudge.created_at,
+              Nudge.sent_at, Nudge.due_at)
 _SENT = select(*_SENT_COLS).where(Nudge.member_id.in_(_IDS), Nudge.due_at >= _SINCE)
 _BATCH = (
     func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer)))
