@@ -1,11 +1,13 @@
 """Scheduler planning per tick at 100,000 members, and nudges dispatched per second.
 
-    .venv/bin/python bench/scheduler.py [--members 100000] [--hours 24] [--step 1]
+    .venv/bin/python bench/scheduler.py [--members 100000] [--hours 24] [--step-s 15]
                                         [--dispatch 2000] [--workers] [--worker-members 10000]
 
 Planning: the population (nine timezones, check-ins, habits, tasks; see
-luna.testing.scheduler_sim) lives through `--hours` of simulated time, one tick every `--step`
-minutes; each tick selects the members due (index range), loads them, plans them and claims
+luna.testing.scheduler_sim) lives through `--hours` of simulated time, one tick every `--step-s`
+seconds (default: the scheduler's own interval, LUNA_SCHEDULER_TICK_S, as `luna serve` and the
+workers tick; a longer step piles more members into each tick than production ever sees); each
+tick selects the members due (index range), loads them, plans them and claims
 their nudge keys. Sending is measured separately: `--dispatch` claimed nudges rendered and sent
 through the outbox (the real OutboundSms with the outbox sender).
 
@@ -93,7 +95,21 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
     store = scheduler.store
     batch = settings.scheduler.batch_size
 
+    gc_ms = [0.0]
+    gc_started = [0.0]
+
+    def gc_timer(phase: str, _info: dict[str, int]) -> None:
+        # Garbage collections inside a tick are the process's, not the database's: the worst
+        # tick's line says how much of it they were.
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_ms[0] += (time.perf_counter() - gc_started[0]) * 1000
+
+    gc.callbacks.append(gc_timer)
+
     async def plan_tick(at: datetime) -> tuple[float, int, int]:
+        gc_ms[0] = 0.0
         started = time.perf_counter()
         members = decided = 0
         while True:
@@ -124,12 +140,16 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
     per_tick = row.ticks
     busy: list[float] = []
     members_per_tick: list[int] = []
+    gc_per_tick: list[float] = []
+    wall_at: list[datetime] = []
     housekeeping: list[float] = []
     total_decided = first_decided
-    step = timedelta(minutes=args.step)
+    step = timedelta(seconds=args.step_s)
     at = START + step
     while at <= pop_end(args):
         ms, members, decided = await plan_tick(at)
+        gc_per_tick.append(gc_ms[0])
+        wall_at.append(datetime.now(UTC))
         row.released.append(await release_tick(at))
         per_tick.append(ms)
         members_per_tick.append(members)
@@ -143,7 +163,7 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
         housekeeping.append((time.perf_counter() - started) * 1000)
         at += step
     print(f"\n{name}: {args.members:,} members (populated in {made:.1f} s), "
-          f"{len(per_tick)} ticks of {args.step} min over {args.hours:g} h")
+          f"{len(per_tick)} ticks of {args.step_s:g} s over {args.hours:g} h")
     print(f"  first tick (plans every member once): {first_ms:,.0f} ms for "
           f"{first_members:,} members ({first_ms * 1000 / max(first_members, 1):.0f} µs each)")
     print(f"{'  members due per tick':<34}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>10}{'mean':>9}")
@@ -156,7 +176,10 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
     if busy:
         print(f"  per member due: p50 {pct(busy, .5) * 1000:.0f} µs")
     worst = max(range(len(per_tick)), key=per_tick.__getitem__)
-    print(f"  worst tick {per_tick[worst]:,.0f} ms with {members_per_tick[worst]:,} due")
+    print(f"  worst tick {per_tick[worst]:,.0f} ms with {members_per_tick[worst]:,} due "
+          f"(garbage collection {gc_per_tick[worst]:.0f} ms of it; the housekeeping before it "
+          f"took {housekeeping[worst - 1] if worst else 0:.0f} ms; it ended at "
+          f"{wall_at[worst]:%H:%M:%S} UTC, to compare with the database server's log)")
     over = [n for ms, n in zip(per_tick, members_per_tick, strict=True) if ms > 250]
     if over:
         print(f"  ticks over 250 ms: {len(over)}, with {min(over):,} to {max(over):,} members due")
@@ -171,6 +194,7 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
               f"p99 {pct(row.release_ms, .99):.1f} ms, max {max(row.release_ms):.1f} ms; "
               f"at most {max(row.released):,} released in one tick "
               f"({sum(row.release_ms) * 1000 / max(sum(row.released), 1):.0f} µs each)")
+    gc.callbacks.remove(gc_timer)
     row.dispatch_per_s = await bench_dispatch(scheduler, db, args.dispatch)
     await scheduler.aclose()
     await db.dispose()
@@ -221,7 +245,8 @@ async def bench_dispatch(scheduler: Scheduler, db: Database, n: int) -> float:
     return len(claimed) / elapsed
 
 
-async def bench_workers(url: str, members: int, workers: int) -> None:
+async def bench_workers(url: str, members: int, workers: int) -> bool:
+    """The acceptance day; True when every check holds."""
     db = await fresh(url)
     pop = await sim.populate(db, members, start=START)
     await sim.reset_jobs(url)
@@ -242,19 +267,23 @@ async def bench_workers(url: str, members: int, workers: int) -> None:
     print(f"  exactly once, none in quiet hours, none to opted-out members: "
           f"{'OK' if not verdict.problems else verdict.problems[:5]}")
     print(f"  worker logs: {logs}")
+    return not verdict.problems
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--hours", type=float, default=24)
-    parser.add_argument("--step", type=int, default=1, help="minutes between ticks")
+    parser.add_argument("--step-s", type=float, default=None,
+                        help="seconds between ticks (default: LUNA_SCHEDULER_TICK_S)")
     parser.add_argument("--dispatch", type=int, default=2000)
     parser.add_argument("--workers", action="store_true",
                         help="also run the 3-worker acceptance day (PostgreSQL)")
     parser.add_argument("--worker-members", type=int, default=10_000)
     parser.add_argument("--skip-planning", action="store_true")
     args = parser.parse_args()
+    if args.step_s is None:
+        args.step_s = load_settings().scheduler.tick_s
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     pg = os.environ.get("LUNA_BENCH_DATABASE_URL")
     pg_url = load_settings(database_url=pg).database_url if pg else None
@@ -273,9 +302,11 @@ async def main() -> None:
     if args.workers:
         if not pg_url:
             print("--workers needs LUNA_BENCH_DATABASE_URL", file=sys.stderr)
-        else:
-            await bench_workers(pg_url, args.worker_members, 3)
+            return 2
+        if not await bench_workers(pg_url, args.worker_members, 3):
+            return 1
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

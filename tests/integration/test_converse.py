@@ -402,3 +402,38 @@ async def test_local_first_answers_simple_requests_without_the_model_and_logs_th
     res = await catalog.load().invoke("undo_last_action", ToolContext(services, me, "sms"), {})
     assert res.ok, res
     assert await services.tasks.list(actor_of(me), member_id=me.id) == []
+
+
+async def test_undo_within_a_turn_takes_back_that_turns_own_write(
+    services: Services, family: Family
+) -> None:
+    # A turn's log entries are filed with its Interaction at the end; an undo inside the turn
+    # must still see the write made just before it, not the previous turn's.
+    me = await adult(services, family)
+    script = [
+        calls(call("create_task", title="Call mom")), reply("Call mom is on your list."),
+        calls(call("create_task", title="Buy milk")), calls(call("undo_last_action")),
+        reply("I added it and took it back."),
+    ]
+    async with llm_brain(services, script) as (brain, fake):
+        await brain.converse(say(me, "add call mom"))
+        result = await brain.converse(say(me, "add buy milk, no wait, undo that"))
+    fake.assert_complete()
+    assert [a.tool for a in result.actions] == ["create_task", "undo_last_action"]
+    assert "Buy milk" in result.actions[1].result["message"]
+    assert [t.title for t in await services.tasks.list(actor_of(me), member_id=me.id)] == [
+        "Call mom"]
+
+
+async def test_a_turn_whose_interaction_is_not_filed_still_logs_its_writes_for_undo(
+    services: Services, family: Family
+) -> None:
+    me = await adult(services, family)
+    async with llm_brain(services, [], brain_mode="local_only") as (brain, _):
+        await brain.converse(say(me, "add buy milk to my list", "sms", external_id="SM1"))
+        # The same Twilio sid again: its Interaction is a Conflict and is not filed.
+        again = await brain.converse(say(me, "add eggs to my list", "sms", external_id="SM1"))
+    assert again.interaction_id is None and again.actions[0].ok
+    assert [a.summary for a in await services.actions.recent(actor_of(me))] == [
+        "added the task “Eggs”", "added the task “Buy milk”"]
+    assert len(await services.interactions.list(actor_of(me))) == 1

@@ -101,22 +101,28 @@ class Brain:
     ) -> ConversationResult:
         """Answer one message; `on_action` hears each tool call as it finishes."""
         ctx = ToolContext(services=self.services, member=inp.member, channel=inp.channel)
-        tools = TurnRegistry(self.registry, on_action)
+        # The turn's writes are logged for "undo" with its Interaction, in one transaction.
+        tools = TurnRegistry(self.registry, on_action, defer_log=True)
         meta: dict[str, Any] = {"mode": self.mode}
         result: ConversationResult | None = None
-        if self.mode != "llm_only":
-            outcome = await self._local_turn(ctx, tools, inp.text)
-            if outcome is not None:
-                meta["intent"] = outcome.intent
-                result = ConversationResult(outcome.reply, list(outcome.actions), "local")
-        model = self.chat_model if self.mode != "local_only" else None
-        if result is None and model is not None:
-            result = await self._llm_turn(model, ctx, tools, inp, meta, on_action)
+        try:
+            if self.mode != "llm_only":
+                outcome = await self._local_turn(ctx, tools, inp.text)
+                if outcome is not None:
+                    meta["intent"] = outcome.intent
+                    result = ConversationResult(outcome.reply, list(outcome.actions), "local")
+            model = self.chat_model if self.mode != "local_only" else None
+            if result is None and model is not None:
+                result = await self._llm_turn(model, ctx, tools, inp, meta, on_action)
+        except Exception:
+            # The turn broke after its tools ran: what they changed still gets its undo entry.
+            await tools.flush_pending(self.services)
+            raise
         if result is None:
             result = ConversationResult(
                 FALLBACK_SMS if inp.channel == "sms" else FALLBACK_REPLY, [], "fallback"
             )
-        return await self._record(inp, result, meta)
+        return await self._record(inp, result, meta, tools)
 
     async def _local_turn(
         self, ctx: ToolContext, tools: TurnRegistry, text: str
@@ -164,7 +170,8 @@ class Brain:
         return member_context(ctx.member, recent, today, now=ctx.now())
 
     async def _record(
-        self, inp: ConversationInput, result: ConversationResult, meta: dict[str, Any]
+        self, inp: ConversationInput, result: ConversationResult, meta: dict[str, Any],
+        tools: TurnRegistry,
     ) -> ConversationResult:
         channel, metadata = _channel(inp.channel)
         metadata.update(meta)
@@ -180,11 +187,17 @@ class Brain:
                 result.reply, metadata=metadata,
                 twilio_sid=inp.external_id if inp.channel in TWILIO_CHANNELS else None,
                 usage=self._usage_items(result.usage), member_tz=inp.member.timezone,
+                actions=tools.pending,
             )
         except LunaError as exc:
             # The member still gets the answer; the SMS layer owns exactly-once delivery.
             log.warning("interaction_not_recorded", code=exc.code, detail=exc.detail)
+            await tools.flush_pending(self.services)
             return result
+        except Exception:
+            await tools.flush_pending(self.services)
+            raise
+        tools.pending.clear()
         return replace(result, interaction_id=row.id)
 
     def _usage_items(self, usage: Usage) -> list[UsageItem]:

@@ -19,7 +19,7 @@ import structlog
 
 from luna.brain.types import Action
 from luna.errors import LunaError
-from luna.services.actions import CHECKIN_FIELDS, NOT_UNDOABLE
+from luna.services.actions import CHECKIN_FIELDS, NOT_UNDOABLE, ActionEntry
 from luna.services.container import Services
 from luna.tools import catalog
 from luna.tools.context import ToolContext
@@ -195,7 +195,9 @@ async def record_tool_action(
     ctx: ToolContext, action: Action, before: Snapshot | None = None
 ) -> None:
     """Log one successful write for undo."""
-    await _record(ctx.services, ctx, action, before)
+    entry = action_entry(ctx.services, ctx, action, before)
+    if entry is not None:
+        await file_actions(ctx.services, [entry])
 
 
 async def record_tool_actions(
@@ -203,17 +205,20 @@ async def record_tool_actions(
 ) -> None:
     """Log the writes among `actions`, made elsewhere (a call), after the fact."""
     tools = catalog.load()
-    for action in actions:
-        spec = tools.get(action.tool)
-        if spec is not None and spec.writes:
-            await _record(services, ctx, action, None)
+    entries = [
+        entry for action in actions
+        if (spec := tools.get(action.tool)) is not None and spec.writes
+        and (entry := action_entry(services, ctx, action, None)) is not None
+    ]
+    await file_actions(services, entries)
 
 
-async def _record(
+def action_entry(
     services: Services, ctx: ToolContext, action: Action, before: Snapshot | None
-) -> None:
+) -> ActionEntry | None:
+    """The action-log entry for a successful write; None for what is not logged."""
     if not action.ok or action.tool in NOT_RECORDED:
-        return
+        return None
     planned = plan(action, before)
     if planned.target_kind in _CHORE_TARGETS and services.chore_backend is not services.chores:
         # The chore lives in the external chore app under that app's id; the local undo would
@@ -222,24 +227,38 @@ async def _record(
             "op": NOT_UNDOABLE,
             "reason": "your chores are kept in the chore app, so change it back there",
         })
-    try:
-        await services.actions.record(
-            ctx.member.id, ctx.member.household_id, action.tool, planned.summary,
-            planned.target_kind, planned.target_id, planned.undo, ctx.channel,
-        )
-    except Exception:
-        # The member's change already happened; losing its undo entry must not fail the turn.
-        log.exception("action_log_failed", tool=action.tool)
+    return ActionEntry(
+        ctx.member.id, ctx.member.household_id, action.tool, planned.summary,
+        planned.target_kind, planned.target_id, planned.undo, ctx.channel,
+    )
+
+
+async def file_actions(services: Services, entries: Sequence[ActionEntry]) -> None:
+    """Log each entry on its own transaction."""
+    for entry in entries:
+        try:
+            await services.actions.file(entry)
+        except Exception:
+            # The member's change already happened; losing its undo entry must not fail the turn.
+            log.exception("action_log_failed", tool=entry.tool)
 
 
 class TurnRegistry(Registry):
     """The catalog as one turn sees it: the same tools, each write snapshotted and logged, and
-    every call reported to `on_action` as it finishes (the CLI prints them live)."""
+    every call reported to `on_action` as it finishes (the CLI prints them live).
 
-    def __init__(self, base: Registry, on_action: OnAction | None = None) -> None:
+    With `defer_log`, the log entries wait in `pending` for the turn's owner to file them with
+    the turn's Interaction, in one transaction (`converse`); `flush_pending` files them alone.
+    """
+
+    def __init__(
+        self, base: Registry, on_action: OnAction | None = None, *, defer_log: bool = False
+    ) -> None:
         super().__init__()
         self.base = base
         self.on_action = on_action
+        self.defer_log = defer_log
+        self.pending: list[ActionEntry] = []
 
     def tool(self, *, writes: bool) -> Callable[[Any], Any]:
         raise TypeError("register tools in the catalog registry, not a turn's view of it")
@@ -261,14 +280,24 @@ class TurnRegistry(Registry):
     ) -> ToolResult:
         spec = self.base.get(name)
         writes = spec is not None and spec.writes
+        if name in NOT_RECORDED:
+            # "Undo" reads the log: this turn's own earlier writes must be in it first.
+            await self.flush_pending(ctx.services)
         # The snapshot and the tool's reads share one session (and one load of the member).
         async with ctx.services.db.shared_reads():
             before = await snapshot_before(ctx, name) if writes else None
             res = await self.base.invoke(name, ctx, arguments)
         action = action_from(name, arguments, res)
-        if writes:
-            await record_tool_action(ctx, action, before)
+        if writes and (entry := action_entry(ctx.services, ctx, action, before)) is not None:
+            if self.defer_log:
+                self.pending.append(entry)
+            else:
+                await file_actions(ctx.services, [entry])
         if self.on_action is not None:
             await self.on_action(action)
         return res
+
+    async def flush_pending(self, services: Services) -> None:
+        entries, self.pending = self.pending, []
+        await file_actions(services, entries)
 

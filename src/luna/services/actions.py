@@ -7,11 +7,13 @@ happened, because afterwards the previous state (an old due time, yesterday's mo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
@@ -49,8 +51,35 @@ class UndoOut(BaseModel):
     """What the member hears: "Undone: I removed the task “Buy milk”."."""
 
 
+@dataclass(frozen=True, slots=True)
+class ActionEntry:
+    """One write a tool made, as its action-log row will say it (and how to take it back)."""
+
+    member_id: int
+    household_id: int
+    tool: str
+    summary: str
+    target_kind: str | None
+    target_id: int | None
+    undo: dict[str, Any]
+    channel: str | None
+
+
 _ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
 _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
+
+
+async def insert_actions(
+    conn: AsyncConnection, entries: Sequence[ActionEntry], now: dt.datetime
+) -> list[int]:
+    """Write `entries` inside the caller's transaction (one plain INSERT each, not a
+    unit-of-work flush); their new ids, in order. A conversation turn files its writes with
+    its Interaction this way, in one transaction."""
+    ids: list[int] = []
+    for entry in entries:
+        values = {**asdict(entry), "created_at": now}
+        ids.append((await conn.execute(_INSERT_ACTION, values)).scalar_one())
+    return ids
 
 
 def action_out(row: ActionLog) -> ActionOut:
@@ -84,16 +113,16 @@ class ActionService:
         undo: dict[str, Any],
         channel: str | None,
     ) -> ActionOut:
-        values: dict[str, Any] = {
-            "household_id": household_id, "member_id": member_id, "tool": tool,
-            "summary": summary, "target_kind": target_kind, "target_id": target_id,
-            "undo": dict(undo), "channel": channel, "created_at": self.clock.now(),
-        }
+        entry = ActionEntry(member_id, household_id, tool, summary, target_kind, target_id,
+                            undo, channel)
+        return await self.file(entry)
+
+    async def file(self, entry: ActionEntry) -> ActionOut:
+        """Log one write on its own (a call's tools; a turn whose Interaction was not filed)."""
+        now = self.clock.now()
         async with self.db.transaction() as s:
-            # One row written on every write turn: a plain INSERT, not a unit-of-work flush.
-            conn = await s.connection()
-            new_id = (await conn.execute(_INSERT_ACTION, values)).scalar_one()
-        row = ActionLog(id=new_id, undone_at=None, **values)
+            (new_id,) = await insert_actions(await s.connection(), [entry], now)
+        row = ActionLog(id=new_id, undone_at=None, created_at=now, **asdict(entry))
         return action_out(row)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:

@@ -17,6 +17,7 @@ from luna.db.models import Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, require_household
+from luna.services.actions import ActionEntry, insert_actions
 from luna.services.zones import household_tz
 
 Channel = Literal["sms", "voice", "web_chat", "web_voice"]
@@ -112,11 +113,14 @@ class InteractionService:
         twilio_sid: str | None = None,
         usage: Sequence[UsageItem] = (),
         member_tz: str | None = None,
+        actions: Sequence[ActionEntry] = (),
     ) -> InteractionOut:
         """Store one exchange; a repeated Twilio SID (a webhook retry) is a Conflict.
 
         `member_tz`: the member's timezone, from a caller that loaded the member for this
         household moments ago (a conversation turn), so the member is not looked up again.
+        `actions`: the writes the exchange made, logged for "undo that" in the same
+        transaction (on a Conflict neither is written).
         """
         if channel not in CHANNELS:
             raise InvalidInput(f"unknown channel {channel!r}")
@@ -152,6 +156,8 @@ class InteractionService:
                 # (or two racing) files one turn.
                 raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
             row = Interaction(id=new_id, meta=meta, **values)
+            if actions:
+                await insert_actions(conn, actions, now)
             for kind, quantity, unit, cost in usage:
                 s.add(UsageRecord(
                     interaction_id=row.id, household_id=household_id, member_id=member_id,

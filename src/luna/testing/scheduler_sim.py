@@ -34,7 +34,7 @@ from luna.db.models import (
     Task,
 )
 from luna.domain.localday import combine_local, local_date, local_now
-from luna.scheduler.due import SCHEDULED, Quiet, day_key, deadline_key, habit_key
+from luna.scheduler.due import Quiet, day_key, deadline_key, habit_key
 from luna.services.members import Preferences
 
 ZONES = (
@@ -209,9 +209,10 @@ async def verify(db: Database, pop: Population) -> Verdict:
     v = Verdict()
     async with db.read() as s:
         rows = (await s.execute(
-            # Decided ahead for a moment after the window: not part of it.
+            # Decided ahead for a moment after the window (scheduled to go out, or already
+            # suppressed for quiet hours or an opt-out): not part of it.
             select(Nudge.key, Nudge.member_id, Nudge.kind, Nudge.status, Nudge.sent_at)
-            .where(~((Nudge.status == SCHEDULED) & (Nudge.due_at > pop.end)))
+            .where(Nudge.due_at <= pop.end)
         )).all()
         per_member = Counter(
             mid for mids in (await s.scalars(

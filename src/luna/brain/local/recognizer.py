@@ -367,7 +367,10 @@ class _Ambiguous:
 _ARTICLES = re.compile(r"\b(the|a|an|my|our|his|her|their|your|some)\b")
 
 
+@lru_cache(maxsize=16384)
 def _norm(text: str) -> str:
+    # A household's aliases are the same few hundred strings turn after turn; a fuzzy lookup
+    # compares the query with every one of them, so each is normalised once, not per turn.
     return " ".join(_ARTICLES.sub(" ", utils.default_process(text)).split())
 
 
