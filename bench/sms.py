@@ -114,9 +114,14 @@ class Server:
             "LUNA_LOG_LEVEL": "WARNING", "LUNA_ENV": "dev",
         })
         luna = Path(sys.executable).with_name("luna")
+        # The server's log goes to a file: a pipe nobody reads fills up, and then the server
+        # blocks writing its next log line.
+        self.log = tempfile.NamedTemporaryFile(
+            "w+", prefix="luna-bench-sms-", suffix=".log", delete=False
+        )
         self.proc = subprocess.Popen(
             [str(luna), "serve", "--port", str(self.port), "--no-migrate"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=self.log, text=True,
         )
 
     async def wait_ready(self) -> None:
@@ -126,7 +131,7 @@ class Server:
                 _, writer = await asyncio.open_connection("127.0.0.1", self.port)
             except OSError as exc:
                 if self.proc.poll() is not None:
-                    detail = self.proc.stderr.read() if self.proc.stderr else "it exited"
+                    detail = self.log_tail() or "it exited"
                     raise RuntimeError(f"luna serve died: {detail}") from exc
                 if time.monotonic() > deadline:
                     raise RuntimeError("luna serve did not start in 60 s") from exc
@@ -135,12 +140,21 @@ class Server:
                 writer.close()
                 return
 
+    def log_tail(self) -> str:
+        return Path(self.log.name).read_text()[-4000:]
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        self.log.close()
+        text = Path(self.log.name).read_text()
+        if "Traceback" in text or "ERROR" in text:
+            print(f"  the server logged errors: see {self.log.name}")
+        else:
+            Path(self.log.name).unlink()
 
 
 class Connection:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 
 from luna.db.engine import Database
 from luna.db.models import Base, Household
+from luna.errors import Unavailable
 
 WRITERS = 20
 
@@ -116,6 +117,29 @@ async def test_turns_that_read_then_write_never_wait_on_each_other_for_a_connect
         async with small.transaction() as s:
             s.add(Household(name="First", timezone="UTC"))
         assert await asyncio.gather(*(turn(n) for n in range(4))) == ["First"] * 4
+    finally:
+        await small.dispose()
+
+
+async def test_a_pool_with_every_connection_busy_is_unavailable_not_a_crash(
+    database: Database,
+) -> None:
+    """Overload (a thousand webhooks at once) must answer 503 and log one line each, not
+    crash with SQLAlchemy's pool timeout as a 500 and a traceback."""
+    if database.is_sqlite:
+        pytest.skip("the pool settings bound PostgreSQL's pool; SQLite's connections are local")
+    small = Database(database.url, pool_size=1, max_overflow=0, pool_timeout_s=0.2)
+    try:
+        async with small.read() as holding:
+            await holding.execute(text("select 1"))  # the pool's only connection, kept
+            with pytest.raises(Unavailable):
+                async with small.read() as s:
+                    await s.execute(text("select 1"))
+            with pytest.raises(Unavailable):
+                async with small.transaction() as s:
+                    s.add(Household(name="Waiting", timezone="UTC"))
+        async with small.read() as s:  # and once it is free again, all is well
+            assert await s.scalar(text("select 1")) == 1
     finally:
         await small.dispose()
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import event
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,6 +26,7 @@ from luna.config import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE, DEFAULT_POOL_TI
 # Registers the flush hook that keeps member_schedules in step with what changes a member's day.
 from luna.db import schedule_tracking as _schedule_tracking  # noqa: F401
 from luna.db.sqlite_inline import inline_url
+from luna.errors import Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -101,14 +103,16 @@ class Database:
             shared.open = False
             await shared.session.close()
         if not self.is_sqlite or self._writer_task is asyncio.current_task():
-            async with self.sessions() as session, session.begin():
-                yield session
+            with _busy():
+                async with self.sessions() as session, session.begin():
+                    yield session
             return
         async with self._writer:
             self._writer_task = asyncio.current_task()
             try:
-                async with self.sessions() as session, session.begin():
-                    yield session
+                with _busy():
+                    async with self.sessions() as session, session.begin():
+                        yield session
             finally:
                 self._writer_task = None
 
@@ -118,8 +122,9 @@ class Database:
         if shared is not None and shared.db is self and shared.open:
             yield shared.session
             return
-        async with self.sessions() as session:
-            yield session
+        with _busy():
+            async with self.sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:
@@ -133,12 +138,13 @@ class Database:
         if shared is not None and shared.db is self:
             yield
             return
-        async with self.sessions() as session:
-            token = _SHARED.set(_Share(self, session))
-            try:
-                yield
-            finally:
-                _SHARED.reset(token)
+        with _busy():
+            async with self.sessions() as session:
+                token = _SHARED.set(_Share(self, session))
+                try:
+                    yield
+                finally:
+                    _SHARED.reset(token)
 
     @asynccontextmanager
     async def checkpoints(self, every_s: float = SQLITE_CHECKPOINT_EVERY_S) -> AsyncIterator[None]:
@@ -158,6 +164,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@contextmanager
+def _busy() -> Iterator[None]:
+    """Every pooled connection stayed busy past the pool's timeout: the server is overloaded,
+    which callers hear as Unavailable (HTTP 503, a tool's "unavailable"), not as a crash."""
+    try:
+        yield
+    except PoolTimeout as exc:
+        log.warning("db_pool_exhausted", detail=str(exc).split(" (Background")[0])
+        raise Unavailable("Luna is very busy right now; please try again in a moment") from exc
 
 
 async def _checkpoint_loop(path: str, every_s: float) -> None:
