@@ -142,6 +142,7 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
     members_per_tick: list[int] = []
     gc_per_tick: list[float] = []
     wall_at: list[datetime] = []
+    sim_at: list[datetime] = []
     housekeeping: list[float] = []
     total_decided = first_decided
     step = timedelta(seconds=args.step_s)
@@ -150,6 +151,7 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
         ms, members, decided = await plan_tick(at)
         gc_per_tick.append(gc_ms[0])
         wall_at.append(datetime.now(UTC))
+        sim_at.append(at)
         row.released.append(await release_tick(at))
         per_tick.append(ms)
         members_per_tick.append(members)
@@ -180,6 +182,9 @@ async def bench_planning(name: str, url: str, args: argparse.Namespace) -> Row:
           f"(garbage collection {gc_per_tick[worst]:.0f} ms of it; the housekeeping before it "
           f"took {housekeeping[worst - 1] if worst else 0:.0f} ms; it ended at "
           f"{wall_at[worst]:%H:%M:%S} UTC, to compare with the database server's log)")
+    slowest = sorted(range(len(per_tick)), key=per_tick.__getitem__)[-3:][::-1]
+    print("  slowest ticks (simulated UTC time, ms, members due): " + ", ".join(
+        f"{sim_at[i]:%H:%M:%S} {per_tick[i]:.0f} ms {members_per_tick[i]}" for i in slowest))
     over = [n for ms, n in zip(per_tick, members_per_tick, strict=True) if ms > 250]
     if over:
         print(f"  ticks over 250 ms: {len(over)}, with {min(over):,} to {max(over):,} members due")
@@ -281,6 +286,8 @@ async def main() -> int:
                         help="also run the 3-worker acceptance day (PostgreSQL)")
     parser.add_argument("--worker-members", type=int, default=10_000)
     parser.add_argument("--skip-planning", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true",
+                        help="plan on PostgreSQL only (LUNA_BENCH_DATABASE_URL)")
     args = parser.parse_args()
     if args.step_s is None:
         args.step_s = load_settings().scheduler.tick_s
@@ -290,9 +297,10 @@ async def main() -> int:
     if not args.skip_planning:
         rows: list[Row] = []
         print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        with tempfile.TemporaryDirectory() as tmp:
-            rows.append(await bench_planning(
-                "SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args))
+        if not args.no_sqlite:
+            with tempfile.TemporaryDirectory() as tmp:
+                rows.append(await bench_planning(
+                    "SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}", args))
         if pg_url:
             rows.append(await bench_planning("PostgreSQL", pg_url, args))
         else:
