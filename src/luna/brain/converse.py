@@ -114,15 +114,15 @@ class Brain:
             model = self.chat_model if self.mode != "local_only" else None
             if result is None and model is not None:
                 result = await self._llm_turn(model, ctx, tools, inp, meta, on_action)
-        except Exception:
-            # The turn broke after its tools ran: what they changed still gets its undo entry.
+            if result is None:
+                result = ConversationResult(
+                    FALLBACK_SMS if inp.channel == "sms" else FALLBACK_REPLY, [], "fallback"
+                )
+            return await self._record(inp, result, meta, tools)
+        finally:
+            # What was not filed with the Interaction (the turn broke, or its record was
+            # refused) still changed something: its undo entries are filed on their own.
             await tools.flush_pending(self.services)
-            raise
-        if result is None:
-            result = ConversationResult(
-                FALLBACK_SMS if inp.channel == "sms" else FALLBACK_REPLY, [], "fallback"
-            )
-        return await self._record(inp, result, meta, tools)
 
     async def _local_turn(
         self, ctx: ToolContext, tools: TurnRegistry, text: str
@@ -192,11 +192,7 @@ class Brain:
         except LunaError as exc:
             # The member still gets the answer; the SMS layer owns exactly-once delivery.
             log.warning("interaction_not_recorded", code=exc.code, detail=exc.detail)
-            await tools.flush_pending(self.services)
             return result
-        except Exception:
-            await tools.flush_pending(self.services)
-            raise
         tools.pending.clear()
         return replace(result, interaction_id=row.id)
 

@@ -2,8 +2,8 @@
 
 The recipe needs the state before the call (the old due time, the earlier mood), so a write is
 snapshotted first. `TurnRegistry` does both around each call; the voice path, which invokes
-tools itself, can use `snapshot_before` and `record_tool_action` (or `record_tool_actions`
-after the fact, without snapshots, where "undo" then covers only what the result tells).
+tools itself, logs with `record_tool_actions` after the fact, without snapshots, where "undo"
+then covers only what the result tells.
 """
 
 from __future__ import annotations
@@ -189,15 +189,6 @@ def _when(iso: Any) -> str:
 
 
 _CHORE_TARGETS = frozenset({"chore", "chore_completion"})
-
-
-async def record_tool_action(
-    ctx: ToolContext, action: Action, before: Snapshot | None = None
-) -> None:
-    """Log one successful write for undo."""
-    entry = action_entry(ctx.services, ctx, action, before)
-    if entry is not None:
-        await file_actions(ctx.services, [entry])
 
 
 async def record_tool_actions(

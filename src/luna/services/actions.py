@@ -102,21 +102,6 @@ class ActionService:
         self._chores = ChoreService(db, clock)
         self._calendar = CalendarService(db, clock)
 
-    async def record(
-        self,
-        member_id: int,
-        household_id: int,
-        tool: str,
-        summary: str,
-        target_kind: str | None,
-        target_id: int | None,
-        undo: dict[str, Any],
-        channel: str | None,
-    ) -> ActionOut:
-        entry = ActionEntry(member_id, household_id, tool, summary, target_kind, target_id,
-                            undo, channel)
-        return await self.file(entry)
-
     async def file(self, entry: ActionEntry) -> ActionOut:
         """Log one write on its own (a call's tools; a turn whose Interaction was not filed)."""
         now = self.clock.now()
