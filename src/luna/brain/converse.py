@@ -188,6 +188,7 @@ class Brain:
                 twilio_sid=inp.external_id if inp.channel in TWILIO_CHANNELS else None,
                 usage=self._usage_items(result.usage), member_tz=inp.member.timezone,
                 actions=tools.pending,
+                also=inp.also_file(result) if inp.also_file is not None else None,
             )
         except LunaError as exc:
             # The member still gets the answer; the SMS layer owns exactly-once delivery.

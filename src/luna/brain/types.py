@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from luna.services.interactions import AlsoFile
 from luna.services.members import MemberOut
 
 Channel = Literal["sms", "voice", "web_chat", "web_voice", "cli", "api"]
@@ -20,6 +22,9 @@ class ConversationInput:
     text: str
     external_id: str | None = None
     """The provider's id for this message (Twilio MessageSid), for exactly-once handling."""
+    also_file: Callable[[ConversationResult], AlsoFile | None] | None = None
+    """Given the answer, the channel's own rows for the turn (None: none now), written in the
+    transaction that files the Interaction."""
 
 
 @dataclass(frozen=True, slots=True)

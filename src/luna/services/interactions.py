@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 from sqlalchemy import Select, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
@@ -28,6 +29,10 @@ SUMMARY_CHARS = 160
 
 # kind, quantity, unit, cost_usd
 UsageItem = tuple[str, float, str, float]
+
+AlsoFile = Callable[[AsyncConnection, int], Awaitable[None]]
+"""A channel's own bookkeeping for an exchange (an SMS's inbound row and its usage), written
+in the Interaction's transaction with its new id: both are filed, or neither."""
 
 
 class InteractionOut(BaseModel):
@@ -88,6 +93,22 @@ def month_bounds(year: int, month: int, tz: str) -> tuple[datetime, datetime]:
 
 _INTERACTION_TABLE: Table = Interaction.__table__  # type: ignore[assignment]
 _INSERT_INTERACTION = insert(_INTERACTION_TABLE).returning(_INTERACTION_TABLE.c.id)
+_USAGE_TABLE: Table = UsageRecord.__table__  # type: ignore[assignment]
+_INSERT_USAGE = insert(_USAGE_TABLE)
+
+
+async def insert_usage(
+    conn: AsyncConnection, usage: Sequence[UsageItem], *, interaction_id: int | None,
+    household_id: int, member_id: int | None, now: datetime,
+) -> None:
+    """Usage rows inside the caller's transaction, as one plain INSERT."""
+    if usage:
+        await conn.execute(_INSERT_USAGE, [
+            {"interaction_id": interaction_id, "household_id": household_id,
+             "member_id": member_id, "kind": kind, "quantity": float(quantity), "unit": unit,
+             "cost_usd": float(cost), "created_at": now}
+            for kind, quantity, unit, cost in usage
+        ])
 
 
 _MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
@@ -114,6 +135,7 @@ class InteractionService:
         usage: Sequence[UsageItem] = (),
         member_tz: str | None = None,
         actions: Sequence[ActionEntry] = (),
+        also: AlsoFile | None = None,
     ) -> InteractionOut:
         """Store one exchange; a repeated Twilio SID (a webhook retry) is a Conflict.
 
@@ -121,6 +143,7 @@ class InteractionService:
         household moments ago (a conversation turn), so the member is not looked up again.
         `actions`: the writes the exchange made, logged for "undo that" in the same
         transaction (on a Conflict neither is written).
+        `also`: the channel's own rows for this exchange, in the same transaction.
         """
         if channel not in CHANNELS:
             raise InvalidInput(f"unknown channel {channel!r}")
@@ -158,14 +181,10 @@ class InteractionService:
             row = Interaction(id=new_id, meta=meta, **values)
             if actions:
                 await insert_actions(conn, actions, now)
-            for kind, quantity, unit, cost in usage:
-                s.add(UsageRecord(
-                    interaction_id=row.id, household_id=household_id, member_id=member_id,
-                    kind=kind, quantity=float(quantity), unit=unit, cost_usd=float(cost),
-                    created_at=now,
-                ))
-            if usage:
-                await s.flush()
+            await insert_usage(conn, usage, interaction_id=new_id, household_id=household_id,
+                               member_id=member_id, now=now)
+            if also is not None:
+                await also(conn, new_id)
             return interaction_out(row, tz)
 
     async def get(self, actor: Actor, interaction_id: int) -> InteractionOut:

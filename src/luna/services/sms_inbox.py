@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Household, InboundMessage, Member, Message, UsageRecord
+from luna.db.models import Household, InboundMessage, Member, Message
 from luna.domain.phones import normalize_phone
 from luna.errors import NotFound
-from luna.services.interactions import UsageItem
-from luna.services.members import MemberOut, member_out
+from luna.services.interactions import AlsoFile, UsageItem, insert_usage
+from luna.services.members import MEMBER_FIELDS, MemberOut, member_out
 
 InboundStatus = Literal["received", "replied", "failed"]
 ReplyVia = Literal["twiml", "rest"]
@@ -60,13 +60,21 @@ class InboundOut:
     created_at: datetime
 
 
-# Every text runs these two; built once, they skip constructing the statement each time.
-_BY_PHONE = select(Member, Household.timezone).join(
-    Household, Household.id == Member.household_id
-).where(Member.phone == bindparam("phone"))
+_INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
+# Every text runs these; built once, they skip constructing the statement each time.
+_MEMBERS: Table = Member.__table__  # type: ignore[assignment]
+_HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+# Core rows, not Member objects: the ORM's identity map and instrumentation cost more than the
+# lookup itself, and the text only needs the member's fields.
+_BY_PHONE = select(
+    *(_MEMBERS.c[name] for name in MEMBER_FIELDS), _HOUSEHOLDS.c.timezone.label("household_tz")
+).join(_HOUSEHOLDS, _HOUSEHOLDS.c.id == _MEMBERS.c.household_id).where(
+    _MEMBERS.c.phone == bindparam("phone")
+)
+_INBOUND_CLAIM = insert(_INBOUND)
 _FINISH = (
-    update(InboundMessage)
-    .where(InboundMessage.provider_sid == bindparam("sid"))
+    update(_INBOUND)
+    .where(_INBOUND.c.provider_sid == bindparam("sid"))
     .values(status=bindparam("status"), reply=bindparam("reply"),
             reply_via=bindparam("reply_via"))
 )
@@ -86,13 +94,14 @@ class SmsInbox:
         now = self.clock.now()
         try:
             async with self.db.transaction() as s:
-                member = await self._sender(s, sender)
-                await s.execute(insert(InboundMessage).values(
-                    provider_sid=sid,
-                    household_id=member.household_id if member else None,
-                    member_id=member.id if member else None,
-                    body=body, status="received", created_at=now,
-                ))
+                conn = await s.connection()
+                member = await self._sender(conn, sender)
+                await conn.execute(_INBOUND_CLAIM, {
+                    "provider_sid": sid,
+                    "household_id": member.household_id if member else None,
+                    "member_id": member.id if member else None,
+                    "body": body, "status": "received", "created_at": now,
+                })
         except IntegrityError:
             seen = await self.get(sid)
             if seen is None:  # pragma: no cover - the row that collided was deleted meanwhile
@@ -100,13 +109,13 @@ class SmsInbox:
             return InboundClaim(False, seen.status, seen.reply, seen.reply_via), None
         return InboundClaim(True, "received"), member
 
-    async def _sender(self, s: AsyncSession, raw: str) -> MemberOut | None:
+    async def _sender(self, conn: AsyncConnection, raw: str) -> MemberOut | None:
         try:
             phone = normalize_phone(raw, self.default_region)
         except ValueError:
             return None
-        row = (await s.execute(_BY_PHONE, {"phone": phone})).first()
-        return None if row is None else member_out(row[0], row[1])
+        row = (await conn.execute(_BY_PHONE, {"phone": phone})).first()
+        return None if row is None else member_out(row, row.household_tz)
 
     async def get(self, sid: str) -> InboundOut | None:
         async with self.db.read() as s:
@@ -132,21 +141,37 @@ class SmsInbox:
         usage: Sequence[UsageItem] = (),
     ) -> None:
         """Store the outcome, and bill the usage to the turn's interaction, in one write."""
-        now = self.clock.now()
         async with self.db.transaction() as s:
-            done = await s.execute(
-                _FINISH, {"sid": sid, "status": status, "reply": reply, "reply_via": via}
-            )
-            if not getattr(done, "rowcount", 1):
-                raise NotFound(f"inbound message {sid} not found")
-            if household_id is None or not usage:
-                return
-            await s.execute(insert(UsageRecord), [
-                {"interaction_id": interaction_id, "household_id": household_id,
-                 "member_id": member_id, "kind": kind, "quantity": float(quantity),
-                 "unit": unit, "cost_usd": float(cost), "created_at": now}
-                for kind, quantity, unit, cost in usage
-            ])
+            await self._finish(await s.connection(), sid, status, reply, via, interaction_id,
+                               household_id, member_id, usage)
+
+    def finish_with_turn(
+        self, sid: str, reply: str, *, household_id: int, member_id: int,
+        usage: Sequence[UsageItem],
+    ) -> AlsoFile:
+        """`finish` as a reply sent inline, written in the transaction that files the turn's
+        Interaction (one commit where there were two)."""
+
+        async def also(conn: AsyncConnection, interaction_id: int) -> None:
+            await self._finish(conn, sid, "replied", reply, "twiml", interaction_id,
+                               household_id, member_id, usage)
+
+        return also
+
+    async def _finish(
+        self, conn: AsyncConnection, sid: str, status: InboundStatus, reply: str | None,
+        via: ReplyVia | None, interaction_id: int | None, household_id: int | None,
+        member_id: int | None, usage: Sequence[UsageItem],
+    ) -> None:
+        done = await conn.execute(
+            _FINISH, {"sid": sid, "status": status, "reply": reply, "reply_via": via}
+        )
+        if not getattr(done, "rowcount", 1):
+            raise NotFound(f"inbound message {sid} not found")
+        if household_id is not None:
+            await insert_usage(conn, usage, interaction_id=interaction_id,
+                               household_id=household_id, member_id=member_id,
+                               now=self.clock.now())
 
     async def record_sent(
         self,

@@ -26,7 +26,7 @@ from luna.errors import InvalidInput, LunaError
 from luna.outbound.sms import OutboundSms
 from luna.services.access import ADMIN, Actor
 from luna.services.container import Services
-from luna.services.interactions import UsageItem
+from luna.services.interactions import AlsoFile, UsageItem
 from luna.services.members import MemberOut
 from luna.services.sms_inbox import InboundClaim, InboundStatus, ReplyVia, SmsInbox
 
@@ -149,19 +149,38 @@ class SmsChannel:
     ) -> None:
         status: InboundStatus = "replied"
         interaction_id: int | None = None
+        filed = False
+
+        def also_file(result: ConversationResult) -> AlsoFile | None:
+            # Still in time for the webhook: the inbound row is finished in the transaction
+            # that files the turn, so an inline reply costs one commit, not two.
+            nonlocal filed
+            if turn.late:
+                return None
+            turn.decided = filed = True
+            reply = fit_reply(result.reply)
+            return self.inbox.finish_with_turn(
+                sms.sid, reply, household_id=member.household_id, member_id=member.id,
+                usage=self._usage(sms, reply),
+            )
+
         try:
             result = await brain.converse(ConversationInput(
                 member=member, channel="sms", text=sms.body, external_id=sms.sid,
+                also_file=also_file,
             ))
             reply, interaction_id = fit_reply(result.reply), result.interaction_id
+            # The Interaction was not filed (refused or failed): neither was the inbound row.
+            filed = filed and interaction_id is not None
         except Exception:
             log.exception("sms_turn_failed", sid=sms.sid, member_id=member.id)
-            status, reply = "failed", keywords.TROUBLE
+            status, reply, filed = "failed", keywords.TROUBLE, False
             interaction_id = await self._record_failure(member, sms, reply)
         if not turn.late:
             turn.decided = True
             try:
-                await self._finish(member, sms, status, reply, "twiml", interaction_id)
+                if not filed:
+                    await self._finish(member, sms, status, reply, "twiml", interaction_id)
             finally:
                 turn.inline.set_result(reply)
             return
