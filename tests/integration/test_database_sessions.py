@@ -173,3 +173,74 @@ def _in_database_file(path: Path) -> int:
         return 0
     finally:
         conn.close()
+
+
+async def test_a_writer_waits_for_another_process_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """A second `luna serve` worker (here: a plain sqlite3 connection, as another process has)
+    holds SQLite's write lock. The writer here waits for it on the loop, which keeps serving
+    everything else, and then commits; SQLite's busy handler would have stopped the loop."""
+    path = tmp_path / "two.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO households (name, timezone, settings, created_at) "
+                      "VALUES ('Theirs', 'UTC', '{}', '2026-01-01')")
+
+        async def write() -> None:
+            async with db.transaction() as s:
+                s.add(Household(name="Ours", timezone="UTC"))
+
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writer.done()  # it is waiting for the other process ...
+        other.execute("COMMIT")  # ... until that one lets go
+        await asyncio.wait_for(writer, 2)
+        async with db.read() as s:
+            names = sorted(await s.scalars(select(Household.name)))
+        assert names == ["Ours", "Theirs"]
+
+        # And while it waited, the loop went on: a waiting writer must not freeze it.
+        other.execute("BEGIN IMMEDIATE")
+        writer = asyncio.create_task(write())
+        started = time.monotonic()
+        ticks = 0
+        while time.monotonic() - started < 0.3:
+            await asyncio.sleep(0.005)
+            ticks += 1
+        other.execute("ROLLBACK")
+        await writer
+        assert ticks >= 20  # 60 possible; SQLite's busy handler would have allowed about 0
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_a_writer_that_never_gets_the_lock_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from luna.db import engine
+
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    path = tmp_path / "stuck.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Unavailable):
+            async with db.transaction() as s:
+                s.add(Household(name="Never", timezone="UTC"))
+        other.execute("ROLLBACK")
+        async with db.transaction() as s:  # the lock is free again: writes go through
+            s.add(Household(name="Later", timezone="UTC"))
+        async with db.read() as s:
+            assert list(await s.scalars(select(Household.name))) == ["Later"]
+    finally:
+        other.close()
+        await db.dispose()
