@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -299,6 +300,10 @@ def serve(
         "--scheduler/--no-scheduler",
         help="Run proactive nudges in this process (SQLite); use --no-scheduler with workers",
     )] = True,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes sharing the port (LUNA_WEB_WORKERS, default 1): one per core "
+             "for heavy SMS traffic",
+    )] = None,
 ) -> None:
     """Serve Luna (API, webhooks, dashboard)."""
     import uvicorn
@@ -312,6 +317,8 @@ def serve(
         overrides["port"] = port
     if not scheduler:
         overrides["scheduler_enabled"] = False
+    if workers:
+        overrides["web_workers"] = workers
     settings = load_settings(**overrides)
     if migrate_db:
         migrate.upgrade(settings.database_url)
@@ -320,14 +327,23 @@ def serve(
         _print_login(settings, token)
     else:
         console.print("no household yet: run `luna init` or `luna demo`")
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level.lower(), ws="websockets-sansio",
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+        "ws": "websockets-sansio",
         # Twilio's media frames are a few hundred bytes; nothing needs uvicorn's 16 MiB default.
-        ws_max_size=max(1 << 20, settings.voice_max_message_bytes),
+        "ws_max_size": max(1 << 20, settings.voice_max_message_bytes),
         # Compressing 160-byte audio frames costs CPU on every frame and saves nothing.
-        ws_per_message_deflate=False,
-    )
+        "ws_per_message_deflate": False,
+    }
+    if settings.web_workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker process builds its own app from the environment, so what this command
+    # changed is handed down through it.
+    for key, value in overrides.items():
+        os.environ[f"LUNA_{key.upper()}"] = str(value)
+    uvicorn.run("luna.channels.app:app_from_environment", factory=True,
+                workers=settings.web_workers, **options)
 
 
 @app.command()

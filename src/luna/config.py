@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     """How long a session waits for a free connection before failing."""
     host: str = "127.0.0.1"
     port: int = 8000
+    web_workers: int = Field(default=1, ge=1, le=64)
+    """Processes `luna serve` runs (each a whole app, sharing the port). On SQLite one of them
+    runs the scheduler; on PostgreSQL each holds its own connection pool."""
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
     log_level: str = "INFO"

@@ -258,6 +258,79 @@ async def test_scratch_that_undoes_the_task_just_added(
     assert "Buy stamps" not in [t.title for t in tasks]
 
 
+# --- several server processes (`luna serve --workers N`) ----------------------------------------
+
+
+class Worker:
+    """One server process: its own services (what it filed itself) and its own list cache."""
+
+    def __init__(self, brain: LocalBrain, services: Services) -> None:
+        self.brain, self.lists = brain, ListCache()
+        self.services = Services.build(services.db, services.clock)
+
+    async def say(self, fam: BrainFamily, text: str) -> LocalOutcome:
+        out = await self.try_saying(fam, text)
+        assert out is not None, text
+        return out
+
+    async def try_saying(self, fam: BrainFamily, text: str) -> LocalOutcome | None:
+        from luna.brain.recording import TurnRegistry  # logs each write, as converse does
+
+        self.brain.lists = self.lists
+        return await self.brain.handle(
+            await fam.ctx(self.services), TurnRegistry(REGISTRY), text
+        )
+
+
+async def test_a_task_added_through_one_worker_is_known_to_the_other_at_once(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily
+) -> None:
+    first, second = Worker(warm_brain, services), Worker(warm_brain, services)
+    for worker in (first, second):  # both have Maya's lists cached
+        await worker.say(fam, "what's on today?")
+    await first.say(fam, "add feed the zebra tomorrow")
+    out = await second.say(fam, "done with feed the zebra")
+    assert out.intent == "CompleteTask" and out.actions[0].ok, out.reply
+    # and the first learns of the second's change too
+    await first.say(fam, "remind me to water the ferns tomorrow")
+    await second.say(fam, "what's on today?")
+    out = await second.say(fam, "done with water the ferns")
+    assert out.actions[0].ok, out.reply
+
+
+async def test_an_undo_in_one_worker_reaches_the_other_workers_lists(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily
+) -> None:
+    first, second = Worker(warm_brain, services), Worker(warm_brain, services)
+    await first.say(fam, "add feed the yak tomorrow")
+    await second.say(fam, "what's on today?")  # the second has the yak in its lists
+    await first.say(fam, "scratch that")
+    # Read again, the second's lists no longer hold the yak: the grammar does not take it for
+    # one of Maya's tasks (with stale lists it would, and the tool would find it gone).
+    assert await second.try_saying(fam, "done with feed the yak") is None
+
+
+async def test_a_worker_does_not_reread_its_lists_after_its_own_writes(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    only = Worker(warm_brain, services)
+    await only.say(fam, "what's on today?")
+    reads = 0
+    real = lists_module._fill_parts
+
+    async def counted(ctx: ToolContext, parts: dict[str, object]) -> None:
+        nonlocal reads
+        reads += len(parts) < len(("members", "chores", "habits", "tasks", "goals"))
+        await real(ctx, parts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lists_module, "_fill_parts", counted)
+    await only.say(fam, "add feed the walrus tomorrow")
+    out = await only.say(fam, "done with feed the walrus")
+    assert out.actions[0].ok, out.reply
+    assert reads == 0  # its own writes patched the lists
+
+
 # --- errors read back kindly -------------------------------------------------------------------
 
 

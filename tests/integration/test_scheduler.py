@@ -516,6 +516,46 @@ async def test_the_app_runs_the_scheduler_in_process_on_sqlite(tmp_path: Path) -
                 await asyncio.sleep(0.05)
 
 
+async def test_one_worker_per_sqlite_file_runs_the_ticks_and_another_takes_over(
+    tmp_path: Path,
+) -> None:
+    """`luna serve --workers 2`: both workers start a scheduler; only the lock's owner ticks,
+    and when it stops, the other one becomes the owner at its next tick."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}"
+    from luna.db.engine import Database
+
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    await db.dispose()
+    settings = load_settings(env="test", database_url=url,
+                             scheduler=SchedulerSettings(tick_s=0.05))
+    first = create_app(settings, clock=FrozenClock(DAY_START))
+    second = create_app(settings, clock=FrozenClock(DAY_START))
+    async with first.router.lifespan_context(first):
+        await until(lambda: first.state.scheduler.owner.held)
+        async with second.router.lifespan_context(second):
+            await asyncio.sleep(0.3)  # six of its ticks
+            assert first.state.scheduler.owner.held
+            assert not second.state.scheduler.owner.held
+            stopping = asyncio.create_task(_leave(first))
+            await until(lambda: second.state.scheduler.owner.held)
+            await stopping
+
+
+async def until(condition: Any, timeout_s: float = 3.0) -> None:
+    for _ in range(int(timeout_s / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition never held")
+
+
+async def _leave(app: Any) -> None:
+    """The first worker's scheduler stops (its process exits) while the second runs on."""
+    await app.state.scheduler.stop()
+
+
 class FakeWriter:
     def __init__(self) -> None:
         self.calls = 0

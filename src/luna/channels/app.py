@@ -25,7 +25,7 @@ from luna.channels.api import (
 )
 from luna.channels.api.errors import install_error_handlers
 from luna.clock import Clock, SystemClock
-from luna.config import Settings
+from luna.config import Settings, load_settings
 from luna.db.engine import Database
 from luna.logging import configure_logging
 from luna.scheduler.runner import running as scheduler_running
@@ -91,3 +91,9 @@ def create_app(
     app.include_router(realtime.router)
     web.install(app, settings)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `luna serve --workers N` process: its settings from the environment and
+    .env, as the command's were."""
+    return create_app(load_settings())

@@ -377,7 +377,11 @@ class ActionLog(Base):
     """Every write a tool makes, so "undo that" and the audit summary have something to read."""
 
     __tablename__ = "action_log"
-    __table_args__ = (Index("ix_action_log_member_created", "member_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_action_log_member_created", "member_id", "created_at"),
+        # "Has another process written in this household since?" (the grammar's list cache)
+        Index("ix_action_log_household_id", "household_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))

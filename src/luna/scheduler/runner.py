@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import make_url
 
 from luna.clock import Clock
 from luna.config import SchedulerSettings, Settings
@@ -167,12 +170,58 @@ class Scheduler:
                 await close()
 
 
-class InProcessScheduler:
-    """The SQLite deployment's scheduler: one loop inside `luna serve`."""
+class OwnerLock:
+    """One process ticks per SQLite file: the one holding an OS lock on `path`.
 
-    def __init__(self, scheduler: Scheduler, interval_s: float) -> None:
+    `luna serve --workers N` starts N processes with the same lifespan. The ticks would be
+    safe in all of them (every nudge key is claimed before it is sent), but each would plan
+    the same members and queue for the same write lock. The lock goes with its process, so
+    when the owner exits, another worker takes over at its next tick.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @classmethod
+    def for_database(cls, url: str) -> OwnerLock:
+        database = make_url(url).database
+        in_memory = not database or database == ":memory:" or database.startswith("file:")
+        return cls(None if in_memory else f"{database}.scheduler.lock")
+
+    @property
+    def held(self) -> bool:
+        return self.path is None or self._fd is not None
+
+    def acquire(self) -> bool:
+        """Whether this process is the owner now (never blocks)."""
+        if self.held or self.path is None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+class InProcessScheduler:
+    """The SQLite deployment's scheduler: one loop inside `luna serve` (inside one of its
+    workers, the one holding `owner`)."""
+
+    def __init__(
+        self, scheduler: Scheduler, interval_s: float, owner: OwnerLock | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.interval_s = interval_s
+        self.owner = owner or OwnerLock(None)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -189,18 +238,23 @@ class InProcessScheduler:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+        self.owner.release()
         await self.scheduler.aclose()
 
     async def _loop(self) -> None:
         log.info("scheduler_started", mode="in-process", every_s=self.interval_s)
-        ready = False
+        ready = standing_by = False
         while not self._stop.is_set():
             try:
-                if not ready:
-                    await self.scheduler.store.ensure_rows()
-                    ready = True
-                await self.scheduler.tick()
-                await self.scheduler.housekeeping()
+                if self.owner.acquire():
+                    if not ready:
+                        await self.scheduler.store.ensure_rows()
+                        ready = True
+                    await self.scheduler.tick()
+                    await self.scheduler.housekeeping()
+                elif not standing_by:
+                    standing_by = True
+                    log.info("scheduler_standby", reason="another worker runs the ticks")
             except Exception:
                 # A failed tick is retried at the next one; the keys keep that harmless.
                 log.exception("scheduler_tick_failed")
@@ -222,7 +276,10 @@ async def running(
         log.info("scheduler_external", hint="PostgreSQL: run `luna worker` for proactive nudges")
         yield None
         return
-    loop = InProcessScheduler(Scheduler(services, settings, sms=sms), settings.scheduler.tick_s)
+    loop = InProcessScheduler(
+        Scheduler(services, settings, sms=sms), settings.scheduler.tick_s,
+        OwnerLock.for_database(settings.database_url),
+    )
     loop.start()
     try:
         yield loop

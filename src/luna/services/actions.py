@@ -7,12 +7,13 @@ happened, because afterwards the previous state (an old due time, yesterday's mo
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from luna.clock import Clock
@@ -67,6 +68,34 @@ class ActionEntry:
 
 _ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
 _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
+_IDS_SINCE = (
+    select(_ACTIONLOG_TABLE.c.id)
+    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
+           _ACTIONLOG_TABLE.c.id > bindparam("after"))
+    .order_by(_ACTIONLOG_TABLE.c.id)
+)
+_LATEST_ID = select(func.max(_ACTIONLOG_TABLE.c.id)).where(
+    _ACTIONLOG_TABLE.c.household_id == bindparam("household_id")
+)
+
+
+class FiledHere:
+    """The ids of the action-log rows this process wrote, lately: how a worker tells its own
+    writes from another process's (`ActionService.written_elsewhere`)."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self._order: deque[int] = deque(maxlen=keep)
+        self._ids: set[int] = set()
+
+    def add(self, ids: Sequence[int]) -> None:
+        for new_id in ids:
+            if len(self._order) == self._order.maxlen:
+                self._ids.discard(self._order[0])
+            self._order.append(new_id)
+            self._ids.add(new_id)
+
+    def __contains__(self, action_id: object) -> bool:
+        return action_id in self._ids
 
 
 async def insert_actions(
@@ -91,9 +120,10 @@ def action_out(row: ActionLog) -> ActionOut:
 
 
 class ActionService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, filed_here: FiledHere | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.filed_here = filed_here or FiledHere()
         # Reversals go through each service's own rules (a child still can't delete a
         # sibling's task); these are stateless, so private instances are as good as shared.
         self._tasks = TaskService(db, clock)
@@ -107,8 +137,26 @@ class ActionService:
         now = self.clock.now()
         async with self.db.transaction() as s:
             (new_id,) = await insert_actions(await s.connection(), [entry], now)
+        self.filed_here.add([new_id])
         row = ActionLog(id=new_id, undone_at=None, created_at=now, **asdict(entry))
         return action_out(row)
+
+    async def latest_id(self, household_id: int) -> int:
+        """The household's newest action-log id (0 for none): a mark to ask `written_elsewhere`
+        about later."""
+        async with self.db.read() as s:
+            return int((await s.execute(_LATEST_ID, {"household_id": household_id})).scalar()
+                       or 0)
+
+    async def written_elsewhere(self, household_id: int, after: int) -> tuple[bool, int]:
+        """Whether another process logged a write in the household after action `after`, and
+        the newest id seen. Only tool writes are logged; other changes (the dashboard's) reach
+        a worker's caches when those expire."""
+        async with self.db.read() as s:
+            ids = list((await s.execute(
+                _IDS_SINCE, {"household_id": household_id, "after": after}
+            )).scalars())
+        return any(i not in self.filed_here for i in ids), (ids[-1] if ids else after)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:
         """The speaker's own latest actions, newest first."""
@@ -153,6 +201,14 @@ class ActionService:
             await self._release(row.id)
             raise
         row.undone_at = now
+        # Logged, and passed over by the next undo, so that other processes see that the
+        # household changed (`written_elsewhere`); an undo is not itself undoable.
+        await self.file(ActionEntry(
+            member_id=row.member_id, household_id=row.household_id, tool="undo_last_action",
+            summary=f"Undid: {row.summary}", target_kind=row.target_kind,
+            target_id=row.target_id, undo={"op": NOT_UNDOABLE, "skip": True},
+            channel=row.channel,
+        ))
         return UndoOut(action=action_out(row), message=message)
 
     async def _claim(self, action_id: int, now: dt.datetime) -> None:

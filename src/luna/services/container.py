@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from luna.clock import Clock
 from luna.config import Settings
 from luna.db.engine import Database
-from luna.services.actions import ActionService
+from luna.services.actions import ActionService, FiledHere
 from luna.services.caldav_sync import CalDavSync
 from luna.services.calendar import CalendarService
 from luna.services.checkins import CheckinService
@@ -48,6 +48,7 @@ class Services:
     ) -> Services:
         members = MemberService(db, clock, default_region)
         chores = ChoreService(db, clock)
+        filed_here = FiledHere()
         return cls(
             db=db,
             clock=clock,
@@ -59,8 +60,8 @@ class Services:
             chores=chores,
             calendar=CalendarService(db, clock),
             messages=MessageService(db, clock),
-            interactions=InteractionService(db, clock),
-            actions=ActionService(db, clock),
+            interactions=InteractionService(db, clock, filed_here),
+            actions=ActionService(db, clock, filed_here),
             feeds=FeedService(db, clock),
             caldav=CalDavSync(db, clock, settings),
             chore_backend=chore_backend(settings, chores, members),

@@ -18,7 +18,7 @@ from luna.db.models import Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, require_household
-from luna.services.actions import ActionEntry, insert_actions
+from luna.services.actions import ActionEntry, FiledHere, insert_actions
 from luna.services.zones import household_tz
 
 Channel = Literal["sms", "voice", "web_chat", "web_voice"]
@@ -117,9 +117,10 @@ _MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
 
 
 class InteractionService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, filed_here: FiledHere | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.filed_here = filed_here or FiledHere()
 
     async def record(
         self,
@@ -179,13 +180,13 @@ class InteractionService:
                 # (or two racing) files one turn.
                 raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
             row = Interaction(id=new_id, meta=meta, **values)
-            if actions:
-                await insert_actions(conn, actions, now)
+            action_ids = await insert_actions(conn, actions, now) if actions else []
             await insert_usage(conn, usage, interaction_id=new_id, household_id=household_id,
                                member_id=member_id, now=now)
             if also is not None:
                 await also(conn, new_id)
-            return interaction_out(row, tz)
+        self.filed_here.add(action_ids)
+        return interaction_out(row, tz)
 
     async def get(self, actor: Actor, interaction_id: int) -> InteractionOut:
         async with self.db.read() as s:

@@ -298,6 +298,8 @@ class _Entry:
     at: float
     parts: dict[str, tuple[Any, ...]]
     lists: HouseholdLists | None = None
+    seen: int | None = None
+    """The household's newest action-log id when the parts were last known current."""
 
 
 class ListCache:
@@ -357,8 +359,11 @@ class ListCache:
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
+        async with ctx.services.db.shared_reads():
+            await _catch_up(ctx, entry)
+            if entry.lists is None:
+                await _fill_parts(ctx, entry.parts)
         if entry.lists is None:
-            await _fill(ctx, entry.parts)
             p = entry.parts
             entry.lists = HouseholdLists.build(
                 p["members"], p["chores"], p["habits"], p["tasks"], p["goals"]
@@ -366,10 +371,19 @@ class ListCache:
         return entry.lists
 
 
-async def _fill(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
-    # Up to five reads, one session: the member is loaded once for all of them.
-    async with ctx.services.db.shared_reads():
-        await _fill_parts(ctx, parts)
+async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
+    """Another process (a second `luna serve` worker) may have changed the household since
+    these lists were read: then they are read again. This process's own writes patched them
+    already (`after_tool`)."""
+    actions, household_id = ctx.services.actions, ctx.member.household_id
+    if entry.seen is None:
+        entry.seen = await actions.latest_id(household_id)  # before the reads it vouches for
+        return
+    elsewhere, newest = await actions.written_elsewhere(household_id, entry.seen)
+    entry.seen = newest
+    if elsewhere:
+        entry.parts.clear()
+        entry.lists = None
 
 
 async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
