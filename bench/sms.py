@@ -1,8 +1,9 @@
 """SMS webhook throughput and latency on the local-grammar path, over real HTTP.
 
-    .venv/bin/python bench/sms.py [--requests 500] [--senders 1,50] [--rate 200]
+    .venv/bin/python bench/sms.py [--requests 500] [--senders 1,50] [--rate 200] [--workers 2]
 
-Starts `luna serve` (uvicorn, one process) on a free 127.0.0.1 port over a temp SQLite file,
+Starts `luna serve --workers N` (uvicorn; N defaults to one per core) on a free 127.0.0.1 port
+over a temp SQLite file,
 and over PostgreSQL too when LUNA_BENCH_DATABASE_URL is set (its tables are dropped and
 recreated). Each sender is a member with its own phone, posting correctly signed Twilio
 webhooks, each with a fresh MessageSid; the texts are a rotation of local-grammar turns (two
@@ -103,7 +104,7 @@ async def handled_by(url: str) -> tuple[Counter[str], Counter[str]]:
 class Server:
     """`luna serve` in a child process, as a user would run it."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, workers: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items()
@@ -120,7 +121,8 @@ class Server:
             "w+", prefix="luna-bench-sms-", suffix=".log", delete=False
         )
         self.proc = subprocess.Popen(
-            [str(luna), "serve", "--port", str(self.port), "--no-migrate"], env=env,
+            [str(luna), "serve", "--port", str(self.port), "--no-migrate",
+             "--workers", str(workers)], env=env,
             stdout=subprocess.DEVNULL, stderr=self.log, text=True,
         )
 
@@ -140,6 +142,18 @@ class Server:
                 writer.close()
                 return
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by `luna serve` and its worker processes."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in _tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
     def log_tail(self) -> str:
         return Path(self.log.name).read_text()[-4000:]
 
@@ -151,10 +165,31 @@ class Server:
             self.proc.kill()
         self.log.close()
         text = Path(self.log.name).read_text()
-        if "Traceback" in text or "ERROR" in text:
+        if "Traceback" in text or "ERROR" in text or "[error" in text:
             print(f"  the server logged errors: see {self.log.name}")
         else:
             Path(self.log.name).unlink()
+
+
+class ConnectionClosed(Exception):
+    """The server had closed the connection before this request."""
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants (uvicorn's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
 
 
 class Connection:
@@ -176,6 +211,8 @@ class Connection:
         )
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionClosed
         status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
@@ -200,6 +237,12 @@ class Run:
     slow: int
     rate: float | None = None
     """The paced run's offered msg/s; None for a closed run."""
+    server_cpu_s: float = 0.0
+    """CPU time of the server's processes during the run (all workers)."""
+
+    @property
+    def cpu_ms_per_message(self) -> float:
+        return self.server_cpu_s * 1000 / max(1, self.requests)
 
     @property
     def achieved(self) -> float:
@@ -273,8 +316,17 @@ async def paced(
             conn = Connection(port)
             opened.append(conn)
         try:
-            status, reply = await conn.post(INCOMING_PATH, body, signature)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            try:
+                status, reply = await conn.post(INCOMING_PATH, body, signature)
+            except ConnectionClosed:
+                # The server closed this idle keep-alive connection (uvicorn does after 5 s);
+                # Twilio would open another, and so does this client.
+                conn.close()
+                opened.remove(conn)
+                conn = Connection(port)
+                opened.append(conn)
+                status, reply = await conn.post(INCOMING_PATH, body, signature)
+        except (OSError, asyncio.IncompleteReadError, ValueError, ConnectionClosed) as exc:
             errors += 1
             kinds[type(exc).__name__] += 1
             conn.close()
@@ -308,11 +360,12 @@ async def paced(
 
 
 async def bench_backend(
-    backend: str, url: str, requests: int, concurrency: list[int], rate: float | None
+    backend: str, url: str, requests: int, concurrency: list[int], rate: float | None,
+    workers: int,
 ) -> tuple[list[Run], tuple[Counter[str], Counter[str]]]:
     await reset_and_seed(url, max(concurrency))
     settings = load_settings(env="dev", twilio_auth_token=AUTH_TOKEN, database_url=url)
-    server = Server(url)
+    server = Server(url, workers)
     runs: list[Run] = []
     try:
         await server.wait_ready()
@@ -324,28 +377,33 @@ async def bench_backend(
         for senders in concurrency:
             work = prepared(settings, requests, senders, offset)
             offset += requests
+            cpu = server.cpu_s()
             seconds, latencies, errors, slow = await load(server.port, work)
-            runs.append(Run(backend, senders, requests, seconds, latencies, errors, slow))
+            runs.append(Run(backend, senders, requests, seconds, latencies, errors, slow,
+                            server_cpu_s=server.cpu_s() - cpu))
         if rate:
             # Ten seconds of arrivals at least: the last replies' wait is then a small part
             # of the span the rate is measured over.
             senders, count = max(concurrency), max(requests, int(rate * 10))
             work = prepared(settings, count, senders, offset)
             offset += count
+            cpu = server.cpu_s()
             seconds, latencies, errors, slow = await paced(server.port, work, rate)
-            runs.append(Run(backend, senders, count, seconds, latencies, errors, slow, rate))
+            runs.append(Run(backend, senders, count, seconds, latencies, errors, slow, rate,
+                            server_cpu_s=server.cpu_s() - cpu))
     finally:
         server.stop()
     return runs, await handled_by(url)
 
 
 def table(runs: list[Run]) -> str:
-    rows = [("database", "run", "senders", "requests", "errors", "slow path", "msg/s", "p50 ms",
-             "p90 ms", "p99 ms", "max ms")]
+    rows = [("database", "run", "senders", "requests", "errors", "slow path", "msg/s",
+             "server CPU ms/msg", "p50 ms", "p90 ms", "p99 ms", "max ms")]
     for r in runs:
         run = "closed" if r.rate is None else f"paced {r.rate:g}/s"
         rows.append((r.backend, run, str(r.senders), str(r.requests), str(r.errors), str(r.slow),
-                     f"{r.achieved:.0f}", f"{statistics.median(r.latencies_ms):.1f}",
+                     f"{r.achieved:.0f}", f"{r.cpu_ms_per_message:.2f}",
+                     f"{statistics.median(r.latencies_ms):.1f}",
                      f"{r.pct(0.90):.1f}", f"{r.pct(0.99):.1f}", f"{max(r.latencies_ms):.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
@@ -359,6 +417,8 @@ async def main() -> int:
     parser.add_argument("--senders", default="1,50", help="comma-separated concurrency levels")
     parser.add_argument("--rate", type=float, default=200.0,
                         help="offered msg/s of the paced run (0: no paced run)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server processes (luna serve --workers); default one per core")
     args = parser.parse_args()
     concurrency = [int(x) for x in args.senders.split(",") if x.strip()]
     backends = []
@@ -368,7 +428,8 @@ async def main() -> int:
             backends.append(("postgresql", load_settings(database_url=pg).database_url))
         runs: list[Run] = []
         for name, url in backends:
-            got, handled = await bench_backend(name, url, args.requests, concurrency, args.rate)
+            got, handled = await bench_backend(name, url, args.requests, concurrency, args.rate,
+                                               args.workers)
             runs.extend(got)
             by, missed = handled
             share = by.get("local", 0) / max(1, sum(by.values()))
@@ -376,8 +437,8 @@ async def main() -> int:
                   f"{share:.0%} answered by the local grammar {dict(by)}")
             if missed:
                 print(f"  not local: {dict(missed.most_common(5))}")
-    print(f"\nSigned SMS webhooks, local grammar, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}\n")
+    print(f"\nSigned SMS webhooks, local grammar, {os.cpu_count()} cores, luna serve --workers "
+          f"{args.workers}, load average {os.getloadavg()[0]:.1f}\n")
     print(table(runs))
     sqlite_paced = [r for r in runs if r.backend == "sqlite" and r.rate is not None]
     if sqlite_paced:

@@ -223,9 +223,9 @@ async def test_a_writer_waits_for_another_process_lock_without_blocking_the_loop
 async def test_a_writer_that_never_gets_the_lock_is_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from luna.db import engine
+    from luna.db import sqlite_inline
 
-    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(sqlite_inline, "WRITE_LOCK_WAIT_S", 0.2)
     path = tmp_path / "stuck.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
     other = sqlite3.connect(path, isolation_level=None)

@@ -298,6 +298,33 @@ async def test_a_task_added_through_one_worker_is_known_to_the_other_at_once(
     assert out.actions[0].ok, out.reply
 
 
+def test_every_write_tool_says_which_lists_it_changes() -> None:
+    """A new write tool must be placed: another worker re-reads the list kinds it changes."""
+    writes = {spec.name for spec in REGISTRY if spec.writes}
+    assert writes <= lists_module.TOUCHES.keys(), writes - lists_module.TOUCHES.keys()
+
+
+async def test_a_checkin_in_one_worker_leaves_the_other_workers_lists_alone(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = Worker(warm_brain, services), Worker(warm_brain, services)
+    await second.say(fam, "what's on today?")
+    await first.say(fam, "mood 7")
+    reads: list[set[str]] = []
+    real = lists_module._fill_parts
+
+    async def counted(ctx: ToolContext, parts: dict[str, object]) -> None:
+        reads.append(set(lists_module.PARTS) - parts.keys())
+        await real(ctx, parts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lists_module, "_fill_parts", counted)
+    await second.say(fam, "what's on today?")
+    await first.say(fam, "add feed the emu tomorrow")
+    await second.say(fam, "what's on today?")
+    assert reads == [{"tasks"}]  # the mood changed no list; the task, only the tasks
+
+
 async def test_an_undo_in_one_worker_reaches_the_other_workers_lists(
     warm_brain: LocalBrain, services: Services, fam: BrainFamily
 ) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,8 +30,8 @@ from luna.errors import Unavailable
 
 log = structlog.get_logger(__name__)
 
-# How long a writer waits for another process's SQLite write lock. A write transaction waits
-# on the loop (`_begin_immediate`); this timeout only binds the rare statement outside one.
+# How long a writer waits for another process's SQLite write lock (on the loop: see
+# sqlite_inline); SQLite's own busy timeout only binds the rare statement that is not a write.
 SQLITE_BUSY_TIMEOUT_S = 15
 # A WAL checkpoint copies pages back and fsyncs. `checkpoints()` does that on a worker thread;
 # the loop's own connections only do it if the WAL grows this large (about 40 MB) anyway.
@@ -63,9 +63,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self._file_db = False
         if self.is_sqlite:
-            self._file_db = bool(make_url(url).database) and make_url(url).database != ":memory:"
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
             self.engine: AsyncEngine = create_async_engine(inline_url(url), **kwargs)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -115,8 +113,6 @@ class Database:
             try:
                 with _busy():
                     async with self.sessions() as session, session.begin():
-                        if self._file_db:
-                            await _begin_immediate(session)
                         yield session
             finally:
                 self._writer_task = None
@@ -180,40 +176,6 @@ def _busy() -> Iterator[None]:
     except PoolTimeout as exc:
         log.warning("db_pool_exhausted", detail=str(exc).split(" (Background")[0])
         raise Unavailable("Luna is very busy right now; please try again in a moment") from exc
-
-
-async def _begin_immediate(session: AsyncSession) -> None:
-    """Take SQLite's write lock when the transaction begins, and wait for it on the loop.
-
-    Another process (a second `luna serve` worker, the CLI) may hold the lock. SQLite's own
-    busy handler would sleep inside the statement, which on the inline driver stops the whole
-    event loop; here the lock is tried without waiting and the loop sleeps between tries.
-    Taking it at BEGIN also means the transaction can never be refused its write half-way
-    through (a deferred one that read first can be, in WAL mode).
-    """
-    raw: Any = (await (await session.connection()).get_raw_connection()).driver_connection
-    waited, pause = 0.0, 0.0005
-    while not _try_begin_immediate(raw):
-        if waited >= SQLITE_BUSY_TIMEOUT_S:
-            log.warning("sqlite_write_lock_timeout", waited_s=round(waited, 1))
-            raise Unavailable("Luna is very busy right now; please try again in a moment")
-        await asyncio.sleep(pause)
-        waited += pause
-        pause = min(pause * 2, 0.02)
-
-
-def _try_begin_immediate(raw: Any) -> bool:
-    """BEGIN IMMEDIATE without SQLite's busy wait: False when another process has the lock."""
-    raw.execute("PRAGMA busy_timeout = 0")
-    try:
-        raw.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
-        return False
-    finally:
-        raw.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-    return True
 
 
 async def _checkpoint_loop(path: str, every_s: float) -> None:

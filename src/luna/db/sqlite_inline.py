@@ -5,14 +5,17 @@ trips, which made a briefing (≈15 queries) spend more time waking the loop tha
 A local SQLite statement takes microseconds, so this dialect calls the stdlib driver directly;
 the asyncio engine's greenlet simply never has to wait.
 
-The price is that SQLite's busy-wait would block the loop, so `Database` lets one write
-transaction at a time into SQLite per process (writers are serialised by SQLite anyway) and
-keeps the busy timeout short for the rare writer in another process.
+The price is that SQLite's busy-wait would block the loop. So `Database` lets one write
+transaction at a time into SQLite per process (writers are serialised by SQLite anyway), and a
+transaction's first write takes the lock from another process (a second `luna serve` worker,
+the CLI) here: BEGIN IMMEDIATE without SQLite's busy wait, the loop sleeping between tries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import pool
@@ -22,7 +25,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.engine.interfaces import ConnectArgsType
 from sqlalchemy.util.concurrency import await_
 
+from luna.errors import Unavailable
+
 DRIVER = "lunainline"
+WRITE_LOCK_WAIT_S = 15.0
+"""How long a writer waits for another process's write lock before giving up (Unavailable)."""
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 
 class _Cursor(sqlite3.Cursor):
@@ -34,7 +42,51 @@ async def _ready() -> None:
     """Awaited once per statement: the asyncio engine insists each execute awaited something."""
 
 
+def _try_begin_immediate(conn: sqlite3.Connection, busy_timeout_ms: int) -> bool:
+    """BEGIN IMMEDIATE without SQLite's busy wait: False while another process has the lock."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    return True
+
+
+async def _write_lock(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """The transaction's write lock, taken right before its first write (reads before it ran
+    outside any transaction, as pysqlite does, so no snapshot can turn the write away).
+
+    The tries are short, tight polls: a writer in the other worker holds the lock for a
+    millisecond or so, and a long sleep here would let it take it again and again."""
+    deadline = time.monotonic() + WRITE_LOCK_WAIT_S
+    pause = 0.0001
+    while not _try_begin_immediate(conn, busy_timeout_ms):
+        if time.monotonic() > deadline:
+            raise Unavailable("Luna is very busy right now; please try again in a moment")
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.001)
+
+
+def _begin_for_write(cursor: Any, statement: str) -> None:
+    conn = cursor.connection
+    if not conn.in_transaction and statement.lstrip()[:6].upper() in _WRITES:
+        await_(_write_lock(conn, conn.busy_timeout_ms))
+
+
 class _Connection(sqlite3.Connection):
+    busy_timeout_ms = int(WRITE_LOCK_WAIT_S * 1000)
+    """SQLite's own busy timeout, restored after each lock try (set from the connect args)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        timeout = kwargs.get("timeout")
+        if timeout is not None:
+            self.busy_timeout_ms = int(float(timeout) * 1000)
+
     def cursor(self, factory: Any = _Cursor) -> Any:
         return super().cursor(factory)
 
@@ -53,12 +105,14 @@ class SQLiteDialect_inline(SQLiteDialect_pysqlite):  # noqa: N801 - SQLAlchemy's
 
     def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
         await_(_ready())
+        _begin_for_write(cursor, statement)
         super().do_execute(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
 
     def do_executemany(
         self, cursor: Any, statement: Any, parameters: Any, context: Any = None
     ) -> None:
         await_(_ready())
+        _begin_for_write(cursor, statement)
         super().do_executemany(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
 
     def do_execute_no_params(self, cursor: Any, statement: Any, context: Any = None) -> None:

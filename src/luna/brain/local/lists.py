@@ -293,6 +293,16 @@ REREAD: dict[str, tuple[str, ...] | None] = {
 nickname renames the member and the chores assigned to them; an undo may change anything)."""
 
 
+PARTS = ("members", "chores", "habits", "tasks", "goals")
+TOUCHES: dict[str, tuple[str, ...]] = {
+    **{tool: (part,) for tool, (part, _) in PATCHES.items()},
+    **{tool: parts or PARTS for tool, parts in REREAD.items()},
+    "complete_chore": ("chores",), "reschedule_chore": ("chores",),
+    "add_event": (), "send_family_message": (), "update_daily_metrics": (),
+}
+"""The list parts a logged write of each tool can change; a tool not named here, all of them."""
+
+
 @dataclass
 class _Entry:
     at: float
@@ -359,11 +369,11 @@ class ListCache:
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
-        async with ctx.services.db.shared_reads():
-            await _catch_up(ctx, entry)
-            if entry.lists is None:
-                await _fill_parts(ctx, entry.parts)
+        await _catch_up(ctx, entry)
         if entry.lists is None:
+            if len(entry.parts) < len(PARTS):
+                async with ctx.services.db.shared_reads():  # one session for up to five reads
+                    await _fill_parts(ctx, entry.parts)
             p = entry.parts
             entry.lists = HouseholdLists.build(
                 p["members"], p["chores"], p["habits"], p["tasks"], p["goals"]
@@ -373,17 +383,21 @@ class ListCache:
 
 async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
     """Another process (a second `luna serve` worker) may have changed the household since
-    these lists were read: then they are read again. This process's own writes patched them
-    already (`after_tool`)."""
+    these lists were read: the parts its writes touch are read again. This process's own writes
+    patched them already (`after_tool`)."""
     actions, household_id = ctx.services.actions, ctx.member.household_id
     if entry.seen is None:
         entry.seen = await actions.latest_id(household_id)  # before the reads it vouches for
         return
-    elsewhere, newest = await actions.written_elsewhere(household_id, entry.seen)
-    entry.seen = newest
-    if elsewhere:
-        entry.parts.clear()
-        entry.lists = None
+    tools, entry.seen = await actions.written_elsewhere(household_id, entry.seen)
+    for tool in tools:
+        # Another member's tasks are not this speaker's, but a parent may have added one for
+        # a child: any change to a kind of list is read again, whoever's it was.
+        parts = TOUCHES.get(tool, PARTS)
+        for part in parts:
+            entry.parts.pop(part, None)
+        if parts:
+            entry.lists = None
 
 
 async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
