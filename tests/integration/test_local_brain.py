@@ -268,17 +268,19 @@ class Worker:
         self.brain, self.lists = brain, ListCache()
         self.services = Services.build(services.db, services.clock)
 
-    async def say(self, fam: BrainFamily, text: str) -> LocalOutcome:
-        out = await self.try_saying(fam, text)
+    async def say(self, fam: BrainFamily, text: str, who: str = "Maya") -> LocalOutcome:
+        out = await self.try_saying(fam, text, who)
         assert out is not None, text
         return out
 
-    async def try_saying(self, fam: BrainFamily, text: str) -> LocalOutcome | None:
+    async def try_saying(
+        self, fam: BrainFamily, text: str, who: str = "Maya"
+    ) -> LocalOutcome | None:
         from luna.brain.recording import TurnRegistry  # logs each write, as converse does
 
         self.brain.lists = self.lists
         return await self.brain.handle(
-            await fam.ctx(self.services), TurnRegistry(REGISTRY), text
+            await fam.ctx(self.services, who), TurnRegistry(REGISTRY), text
         )
 
 
@@ -310,8 +312,9 @@ async def test_a_checkin_in_one_worker_leaves_the_other_workers_lists_alone(
 ) -> None:
     first, second = Worker(warm_brain, services), Worker(warm_brain, services)
     await second.say(fam, "what's on today?")
+    await first.say(fam, "what's on today?", who="Ben")
     await first.say(fam, "mood 7")
-    reads: list[set[str]] = []
+    reads: list[set[str]] = []  # by either worker
     real = lists_module._fill_parts
 
     async def counted(ctx: ToolContext, parts: dict[str, object]) -> None:
@@ -320,9 +323,12 @@ async def test_a_checkin_in_one_worker_leaves_the_other_workers_lists_alone(
 
     monkeypatch.setattr(lists_module, "_fill_parts", counted)
     await second.say(fam, "what's on today?")
+    await first.say(fam, "add feed the emu tomorrow", who="Ben")
+    await second.say(fam, "what's on today?")
     await first.say(fam, "add feed the emu tomorrow")
     await second.say(fam, "what's on today?")
-    assert reads == [{"tasks"}]  # the mood changed no list; the task, only the tasks
+    # The mood changed no list, and Ben's task not Maya's; her own task, only her tasks.
+    assert reads == [{"tasks"}]
 
 
 async def test_an_undo_in_one_worker_reaches_the_other_workers_lists(

@@ -69,7 +69,7 @@ class ActionEntry:
 _ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
 _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
 _IDS_SINCE = (
-    select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool)
+    select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
     .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
            _ACTIONLOG_TABLE.c.id > bindparam("after"))
     .order_by(_ACTIONLOG_TABLE.c.id)
@@ -148,16 +148,19 @@ class ActionService:
             found = (await conn.execute(_LATEST_ID, {"household_id": household_id})).scalar()
         return int(found or 0)
 
-    async def written_elsewhere(self, household_id: int, after: int) -> tuple[set[str], int]:
-        """The tools another process logged writes of in the household after action `after`,
-        and the newest id seen. Only tool writes are logged; other changes (the dashboard's)
-        reach a worker's caches when those expire."""
+    async def written_elsewhere(
+        self, household_id: int, after: int
+    ) -> tuple[set[tuple[str, int]], int]:
+        """The (tool, speaker) pairs of the writes another process logged in the household
+        after action `after`, and the newest id seen. Only tool writes are logged; other
+        changes (the dashboard's) reach a worker's caches when those expire."""
         # Every turn asks this: a Core connection, without an ORM session around it.
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(
                 _IDS_SINCE, {"household_id": household_id, "after": after}
             )).all()
-        foreign = {tool for action_id, tool in rows if action_id not in self.filed_here}
+        foreign = {(tool, member_id) for action_id, tool, member_id in rows
+                   if action_id not in self.filed_here}
         return foreign, (rows[-1][0] if rows else after)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:

@@ -294,6 +294,8 @@ nickname renames the member and the chores assigned to them; an undo may change 
 
 
 PARTS = ("members", "chores", "habits", "tasks", "goals")
+OWN = ("habits", "tasks", "goals")
+"""The parts that are the speaker's own; the others are the household's."""
 TOUCHES: dict[str, tuple[str, ...]] = {
     **{tool: (part,) for tool, (part, _) in PATCHES.items()},
     **{tool: parts or PARTS for tool, parts in REREAD.items()},
@@ -389,11 +391,12 @@ async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
     if entry.seen is None:
         entry.seen = await actions.latest_id(household_id)  # before the reads it vouches for
         return
-    tools, entry.seen = await actions.written_elsewhere(household_id, entry.seen)
-    for tool in tools:
-        # Another member's tasks are not this speaker's, but a parent may have added one for
-        # a child: any change to a kind of list is read again, whoever's it was.
+    writes, entry.seen = await actions.written_elsewhere(household_id, entry.seen)
+    for tool, speaker in writes:
         parts = TOUCHES.get(tool, PARTS)
+        if tool in TOUCHES and speaker != ctx.member.id:
+            # The tools change a member's own tasks, habits and goals only for the speaker.
+            parts = tuple(p for p in parts if p not in OWN)
         for part in parts:
             entry.parts.pop(part, None)
         if parts:
