@@ -115,15 +115,15 @@ class Server:
             "LUNA_LOG_LEVEL": "WARNING", "LUNA_ENV": "dev",
         })
         luna = Path(sys.executable).with_name("luna")
-        # The server's log goes to a file: a pipe nobody reads fills up, and then the server
-        # blocks writing its next log line.
+        # The server's log (stdout and stderr) goes to a file: a pipe nobody reads fills up,
+        # and then the server blocks writing its next log line.
         self.log = tempfile.NamedTemporaryFile(
             "w+", prefix="luna-bench-sms-", suffix=".log", delete=False
         )
         self.proc = subprocess.Popen(
             [str(luna), "serve", "--port", str(self.port), "--no-migrate",
              "--workers", str(workers)], env=env,
-            stdout=subprocess.DEVNULL, stderr=self.log, text=True,
+            stdout=self.log, stderr=self.log, text=True,  # structlog prints to stdout
         )
 
     async def wait_ready(self) -> None:

@@ -3,6 +3,7 @@ really makes, and the labelled set of tests/data/intents.yaml scored end to end.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -298,6 +299,35 @@ async def test_a_task_added_through_one_worker_is_known_to_the_other_at_once(
     await second.say(fam, "what's on today?")
     out = await second.say(fam, "done with water the ferns")
     assert out.actions[0].ok, out.reply
+
+
+async def test_a_turn_reading_its_lists_survives_another_turn_changing_them(
+    services: Services, fam: BrainFamily, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two texts of one member in flight at once (a slow database): while one turn reads the
+    lists, the other drops a part of them. The reader builds from what it read, and leaves
+    the cache to be read again, instead of failing on the missing part."""
+    cache, ctx = ListCache(), await fam.ctx(services)
+    await cache.get(ctx)
+    cache.invalidate(ctx.member.household_id, ["goals"])  # the next get reads the goals
+    reading, dropped = asyncio.Event(), asyncio.Event()
+    real = lists_module._fill_parts
+
+    async def slow(ctx: ToolContext, parts: dict[str, object]) -> None:
+        reading.set()
+        await dropped.wait()
+        await real(ctx, parts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lists_module, "_fill_parts", slow)
+    turn = asyncio.create_task(cache.get(ctx))
+    await reading.wait()
+    cache.invalidate(ctx.member.household_id, ["tasks"])  # the other turn added a task
+    dropped.set()
+    lists = await turn
+    assert lists.members  # built whole
+    monkeypatch.setattr(lists_module, "_fill_parts", real)
+    again = await cache.get(ctx)
+    assert again is not lists  # the cache was not left holding the read from before the drop
 
 
 def test_every_write_tool_says_which_lists_it_changes() -> None:

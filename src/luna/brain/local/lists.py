@@ -312,6 +312,12 @@ class _Entry:
     lists: HouseholdLists | None = None
     seen: int | None = None
     """The household's newest action-log id when the parts were last known current."""
+    generation: int = 0
+    """Bumped on every change of `parts`: a turn that read parts meanwhile keeps its own."""
+
+    def changed(self) -> None:
+        self.lists = None
+        self.generation += 1
 
 
 class ListCache:
@@ -333,7 +339,7 @@ class ListCache:
                 continue
             for part in drop:
                 entry.parts.pop(part, None)
-            entry.lists = None
+            entry.changed()
 
     def after_tool(self, ctx: ToolContext, tool: str, result: Any) -> None:
         """Bring the lists up to date after a successful write."""
@@ -354,12 +360,12 @@ class ListCache:
         except (KeyError, TypeError, ValueError):
             self.invalidate(hid, [part])  # an unexpected result shape: read it again
             return
-        entry.lists = None
+        entry.changed()
         if part == "chores":  # chores are the household's: others see the change on next read
             for key, other in self._entries.items():
                 if key[0] == hid and key[1] != mid:
                     other.parts.pop("chores", None)
-                    other.lists = None
+                    other.changed()
 
     async def get(self, ctx: ToolContext) -> HouseholdLists:
         member = ctx.member
@@ -372,15 +378,20 @@ class ListCache:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
         await _catch_up(ctx, entry)
-        if entry.lists is None:
-            if len(entry.parts) < len(PARTS):
-                async with ctx.services.db.shared_reads():  # one session for up to five reads
-                    await _fill_parts(ctx, entry.parts)
-            p = entry.parts
-            entry.lists = HouseholdLists.build(
-                p["members"], p["chores"], p["habits"], p["tasks"], p["goals"]
-            )
-        return entry.lists
+        if entry.lists is not None:
+            return entry.lists
+        # Another turn of the same speaker may change the entry while this one reads: the
+        # parts are read and built as one snapshot, kept only if nothing changed meanwhile.
+        generation, parts = entry.generation, dict(entry.parts)
+        if len(parts) < len(PARTS):
+            async with ctx.services.db.shared_reads():  # one session for up to five reads
+                await _fill_parts(ctx, parts)
+        lists = HouseholdLists.build(
+            parts["members"], parts["chores"], parts["habits"], parts["tasks"], parts["goals"]
+        )
+        if entry.generation == generation:
+            entry.parts, entry.lists = parts, lists
+        return lists
 
 
 async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
@@ -400,7 +411,7 @@ async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
         for part in parts:
             entry.parts.pop(part, None)
         if parts:
-            entry.lists = None
+            entry.changed()
 
 
 async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
