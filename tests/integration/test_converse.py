@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from openai import AsyncOpenAI
 
 from luna.brain.agents import Agent, agent_realtime_session, build_agents
@@ -16,6 +17,7 @@ from luna.brain.guard import HONEST_REPLY, REPROMPT_NOTE
 from luna.brain.llm import ChatLoop, OpenAIChatModel
 from luna.brain.types import ConversationInput
 from luna.config import load_settings
+from luna.errors import Unavailable
 from luna.services.access import ADMIN, Actor
 from luna.services.container import Services
 from luna.services.members import MemberOut
@@ -437,3 +439,22 @@ async def test_a_turn_whose_interaction_is_not_filed_still_logs_its_writes_for_u
     assert [a.summary for a in await services.actions.recent(actor_of(me))] == [
         "added the task “Eggs”", "added the task “Buy milk”"]
     assert len(await services.interactions.list(actor_of(me))) == 1
+
+
+class _Overloaded:
+    """A grammar brain whose database is out of connections."""
+
+    async def handle(self, ctx: ToolContext, registry: Any, text: str) -> None:
+        raise Unavailable("Luna is very busy right now; please try again in a moment")
+
+
+async def test_an_overloaded_database_is_not_answered_as_a_text_not_understood(
+    services: Services, family: Family
+) -> None:
+    """The channel says "try again" (SMS: its trouble reply; HTTP: 503); the fallback's "I
+    didn't catch that" would tell the member their words were the problem."""
+    me = await adult(services, family)
+    settings = load_settings(env="test", brain_mode="local_only")
+    brain = Brain(services, catalog.load(settings), settings, local=_Overloaded())
+    with pytest.raises(Unavailable):
+        await brain.converse(say(me, "what's on today?"))

@@ -19,7 +19,7 @@ from luna.brain.persona import member_context
 from luna.brain.recording import TurnRegistry
 from luna.brain.types import ConversationInput, ConversationResult, Usage
 from luna.config import BrainMode, Settings
-from luna.errors import LunaError, Upstream
+from luna.errors import LunaError, Unavailable, Upstream
 from luna.services.container import Services
 from luna.services.interactions import CHANNELS, Channel, UsageItem
 from luna.tools.context import ToolContext
@@ -129,6 +129,8 @@ class Brain:
     ) -> LocalOutcome | None:
         try:
             return await self.local.handle(ctx, tools, text)
+        except Unavailable:
+            raise  # the channel answers "try again": the LLM could not do better
         except Exception:
             # A grammar bug must not cost the member an answer; the LLM or fallback still can.
             log.exception("local_brain_failed")

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -126,6 +127,13 @@ class Database:
         with _busy():
             async with self.sessions() as session:
                 yield session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection for a read or two, without an ORM session around it."""
+        with _busy():
+            async with self.engine.connect() as conn:
+                yield conn
 
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:

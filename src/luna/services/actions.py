@@ -144,7 +144,7 @@ class ActionService:
     async def latest_id(self, household_id: int) -> int:
         """The household's newest action-log id (0 for none): a mark to ask `written_elsewhere`
         about later."""
-        async with self.db.engine.connect() as conn:
+        async with self.db.connect() as conn:
             found = (await conn.execute(_LATEST_ID, {"household_id": household_id})).scalar()
         return int(found or 0)
 
@@ -155,7 +155,7 @@ class ActionService:
         after action `after`, and the newest id seen. Only tool writes are logged; other
         changes (the dashboard's) reach a worker's caches when those expire."""
         # Every turn asks this: a Core connection, without an ORM session around it.
-        async with self.db.engine.connect() as conn:
+        async with self.db.connect() as conn:
             rows = (await conn.execute(
                 _IDS_SINCE, {"household_id": household_id, "after": after}
             )).all()

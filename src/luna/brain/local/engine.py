@@ -1,8 +1,9 @@
 """The local, offline brain: recognise → plan → run the same tools the LLM would → reply.
 
 `LocalBrain.handle` returns None whenever it is not sure (nothing matched, a tool it needs is
-missing, anything odd), so the LLM or the fallback answers instead; it never raises. Once a tool
-has run, though, it always answers itself, so an action is never repeated by the LLM.
+missing, anything odd), so the LLM or the fallback answers instead; it raises only Unavailable
+(the database is overloaded). Once a tool has run, though, it always answers itself, so an
+action is never repeated by the LLM.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from luna.brain.local.lists import HouseholdLists, ListCache, MemberRef
 from luna.brain.local.recognizer import GRAMMAR, IntentMatch, Recognizer
 from luna.brain.types import Action
 from luna.domain.localday import parse_hhmm
+from luna.errors import Unavailable
 from luna.services.when import warm_up as warm_dateparser
 from luna.tools.context import ToolContext
 from luna.tools.registry import Registry, ToolResult
@@ -89,6 +91,8 @@ class LocalBrain:
             lists = await self.lists.get(ctx)
             env = env_for(ctx, lists)
             match, planned = self.understand(text, lists, env)
+        except Unavailable:
+            raise  # the database is overloaded: "I didn't catch that" would be untrue
         except Exception:
             log.exception("local_brain_understand_failed")
             return None

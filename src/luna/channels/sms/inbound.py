@@ -22,7 +22,7 @@ from luna.channels.sms.keywords import Keyword
 from luna.channels.sms_text import fit_reply, segment_count
 from luna.config import Settings
 from luna.domain.phones import mask_phone
-from luna.errors import InvalidInput, LunaError
+from luna.errors import InvalidInput, LunaError, Unavailable
 from luna.outbound.sms import OutboundSms
 from luna.services.access import ADMIN, Actor
 from luna.services.container import Services
@@ -172,8 +172,11 @@ class SmsChannel:
             reply, interaction_id = fit_reply(result.reply), result.interaction_id
             # The Interaction was not filed (refused or failed): neither was the inbound row.
             filed = filed and interaction_id is not None
-        except Exception:
-            log.exception("sms_turn_failed", sid=sms.sid, member_id=member.id)
+        except Exception as exc:
+            if isinstance(exc, Unavailable):  # overloaded: `Database` logged it once already
+                log.warning("sms_turn_unavailable", sid=sms.sid, member_id=member.id)
+            else:
+                log.exception("sms_turn_failed", sid=sms.sid, member_id=member.id)
             status, reply, filed = "failed", keywords.TROUBLE, False
             interaction_id = await self._record_failure(member, sms, reply)
         if not turn.late:
