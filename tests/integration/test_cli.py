@@ -91,3 +91,54 @@ def test_serve_answers_health_and_prints_a_login_token(env: dict[str, str]) -> N
         proc.terminate()
         output, _ = proc.communicate(timeout=10)
     assert "login?token=luna_" in output
+
+
+def test_serve_with_two_workers_answers_texts_and_runs_one_scheduler(
+    env: dict[str, str],
+) -> None:
+    """`luna serve --workers 2` on SQLite: texts are answered whichever worker takes them (a
+    task added through one is known to the other at once), and one worker runs the ticks."""
+    import asyncio
+
+    from luna.channels.sms.simulator import send_text
+    from luna.config import load_settings
+
+    _run("demo")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**env, "LUNA_TWILIO_AUTH_TOKEN": "workers-test-token", "LUNA_PUBLIC_URL": base}
+    luna = Path(sys.executable).with_name("luna")
+    proc = subprocess.Popen(
+        [str(luna), "serve", "--port", str(port), "--workers", "2"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    settings = load_settings(database_url=env["LUNA_DATABASE_URL"],
+                             twilio_auth_token=env["LUNA_TWILIO_AUTH_TOKEN"], public_url=base)
+
+    async def texts() -> list[str | None]:
+        replies = []
+        for animal in ("llama", "alpaca", "ibex", "okapi"):
+            for text in (f"add feed the {animal} tomorrow", f"done with feed the {animal}"):
+                sent = await send_text(settings, base, "+15550100001", text)  # Maya
+                assert sent.status_code == 200, sent.body
+                replies.append(sent.reply)
+        return replies
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/api/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "luna serve did not answer in 30 s"
+                time.sleep(0.2)
+        replies = asyncio.run(texts())
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=15)
+    done = replies[1::2]
+    assert all(r is not None and "checked off" in r for r in done), replies
+    assert output.count("Started server process") == 2, output
+    assert output.count("scheduler_standby") == 1, output
