@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -175,18 +177,27 @@ def _in_database_file(path: Path) -> int:
         conn.close()
 
 
-async def test_a_writer_waits_for_another_process_lock_without_blocking_the_loop(
-    tmp_path: Path,
-) -> None:
-    """A second `luna serve` worker (here: a plain sqlite3 connection, as another process has)
-    holds SQLite's write lock. The writer here waits for it on the loop, which keeps serving
-    everything else, and then commits; SQLite's busy handler would have stopped the loop."""
-    path = tmp_path / "two.db"
+@asynccontextmanager
+async def _shared_file(path: Path) -> AsyncIterator[tuple[Database, sqlite3.Connection]]:
+    """A database file, and a plain sqlite3 connection to it: what another process has."""
     db = Database(f"sqlite+aiosqlite:///{path}")
     other = sqlite3.connect(path, isolation_level=None)
     try:
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+        yield db, other
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_a_writer_waits_for_another_process_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """A second `luna serve` worker holds SQLite's write lock. The writer here waits for it on
+    the loop, which keeps serving everything else, and then commits; SQLite's busy handler
+    would have stopped the loop."""
+    async with _shared_file(tmp_path / "two.db") as (db, other):
         other.execute("BEGIN IMMEDIATE")
         other.execute("INSERT INTO households (name, timezone, settings, created_at) "
                       "VALUES ('Theirs', 'UTC', '{}', '2026-01-01')")
@@ -215,9 +226,6 @@ async def test_a_writer_waits_for_another_process_lock_without_blocking_the_loop
         other.execute("ROLLBACK")
         await writer
         assert ticks >= 20  # 60 possible; SQLite's busy handler would have allowed about 0
-    finally:
-        other.close()
-        await db.dispose()
 
 
 async def test_a_writer_that_never_gets_the_lock_is_unavailable(
@@ -226,12 +234,7 @@ async def test_a_writer_that_never_gets_the_lock_is_unavailable(
     from luna.db import sqlite_inline
 
     monkeypatch.setattr(sqlite_inline, "WRITE_LOCK_WAIT_S", 0.2)
-    path = tmp_path / "stuck.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+    async with _shared_file(tmp_path / "stuck.db") as (db, other):
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(Unavailable):
             async with db.transaction() as s:
@@ -241,6 +244,3 @@ async def test_a_writer_that_never_gets_the_lock_is_unavailable(
             s.add(Household(name="Later", timezone="UTC"))
         async with db.read() as s:
             assert list(await s.scalars(select(Household.name))) == ["Later"]
-    finally:
-        other.close()
-        await db.dispose()
