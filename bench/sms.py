@@ -1,10 +1,9 @@
 """SMS webhook throughput and latency on the local-grammar path, over real HTTP.
 
     .venv/bin/python bench/sms.py [--requests 500] [--senders 1,50] [--rate 200] [--workers 2]
-                                  [--no-pin]
 
-Starts `luna serve --workers N --pin-cpus` (uvicorn; N defaults to one per core, each worker on
-a core of its own) on a free 127.0.0.1 port over a temp SQLite file,
+Starts `luna serve --workers N` (uvicorn; N defaults to one per core) on a free 127.0.0.1 port
+over a temp SQLite file,
 and over PostgreSQL too when LUNA_BENCH_DATABASE_URL is set (its tables are dropped and
 recreated). Each sender is a member with its own phone, posting correctly signed Twilio
 webhooks, each with a fresh MessageSid; the texts are a rotation of local-grammar turns (two
@@ -105,7 +104,7 @@ async def handled_by(url: str) -> tuple[Counter[str], Counter[str]]:
 class Server:
     """`luna serve` in a child process, as a user would run it."""
 
-    def __init__(self, database_url: str, workers: int, pin: bool) -> None:
+    def __init__(self, database_url: str, workers: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items()
@@ -123,7 +122,7 @@ class Server:
         )
         self.proc = subprocess.Popen(
             [str(luna), "serve", "--port", str(self.port), "--no-migrate",
-             "--workers", str(workers), "--pin-cpus" if pin else "--no-pin-cpus"], env=env,
+             "--workers", str(workers)], env=env,
             stdout=self.log, stderr=self.log, text=True,  # structlog prints to stdout
         )
 
@@ -362,11 +361,11 @@ async def paced(
 
 async def bench_backend(
     backend: str, url: str, requests: int, concurrency: list[int], rate: float | None,
-    workers: int, pin: bool,
+    workers: int,
 ) -> tuple[list[Run], tuple[Counter[str], Counter[str]]]:
     await reset_and_seed(url, max(concurrency))
     settings = load_settings(env="dev", twilio_auth_token=AUTH_TOKEN, database_url=url)
-    server = Server(url, workers, pin)
+    server = Server(url, workers)
     runs: list[Run] = []
     try:
         await server.wait_ready()
@@ -420,8 +419,6 @@ async def main() -> int:
                         help="offered msg/s of the paced run (0: no paced run)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="server processes (luna serve --workers); default one per core")
-    parser.add_argument("--no-pin", action="store_true",
-                        help="let the kernel move the workers between cores (no --pin-cpus)")
     args = parser.parse_args()
     concurrency = [int(x) for x in args.senders.split(",") if x.strip()]
     backends = []
@@ -432,7 +429,7 @@ async def main() -> int:
         runs: list[Run] = []
         for name, url in backends:
             got, handled = await bench_backend(name, url, args.requests, concurrency, args.rate,
-                                               args.workers, not args.no_pin)
+                                               args.workers)
             runs.extend(got)
             by, missed = handled
             share = by.get("local", 0) / max(1, sum(by.values()))
@@ -440,9 +437,8 @@ async def main() -> int:
                   f"{share:.0%} answered by the local grammar {dict(by)}")
             if missed:
                 print(f"  not local: {dict(missed.most_common(5))}")
-    pinned = " --pin-cpus" if not args.no_pin and args.workers > 1 else ""
     print(f"\nSigned SMS webhooks, local grammar, {os.cpu_count()} cores, luna serve --workers "
-          f"{args.workers}{pinned}, load average {os.getloadavg()[0]:.1f}\n")
+          f"{args.workers}, load average {os.getloadavg()[0]:.1f}\n")
     print(table(runs))
     sqlite_paced = [r for r in runs if r.backend == "sqlite" and r.rate is not None]
     if sqlite_paced:

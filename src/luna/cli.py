@@ -304,10 +304,6 @@ def serve(
         help="Server processes sharing the port (LUNA_WEB_WORKERS, default 1): one per core "
              "for heavy SMS traffic",
     )] = None,
-    pin_cpus: Annotated[bool | None, typer.Option(
-        "--pin-cpus/--no-pin-cpus",
-        help="Keep each worker on a core of its own (LUNA_WEB_PIN_CPUS; a dedicated machine)",
-    )] = None,
 ) -> None:
     """Serve Luna (API, webhooks, dashboard)."""
     import uvicorn
@@ -323,8 +319,6 @@ def serve(
         overrides["scheduler_enabled"] = False
     if workers:
         overrides["web_workers"] = workers
-    if pin_cpus is not None:
-        overrides["web_pin_cpus"] = pin_cpus
     settings = load_settings(**overrides)
     if migrate_db:
         migrate.upgrade(settings.database_url)

@@ -94,8 +94,6 @@ class Settings(BaseSettings):
     web_workers: int = Field(default=1, ge=1, le=64)
     """Processes `luna serve` runs (each a whole app, sharing the port). On SQLite one of them
     runs the scheduler; on PostgreSQL each holds its own connection pool."""
-    web_pin_cpus: bool = False
-    """With several workers, keep each on a core of its own (see luna.cpu_slots)."""
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
     log_level: str = "INFO"

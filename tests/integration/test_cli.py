@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -97,9 +96,8 @@ def test_serve_answers_health_and_prints_a_login_token(env: dict[str, str]) -> N
 def test_serve_with_two_workers_answers_texts_and_runs_one_scheduler(
     env: dict[str, str],
 ) -> None:
-    """`luna serve --workers 2 --pin-cpus` on SQLite: texts are answered whichever worker takes
-    them (a task added through one is known to the other at once), one worker runs the ticks,
-    and each worker has a core of its own."""
+    """`luna serve --workers 2` on SQLite: texts are answered whichever worker takes them (a
+    task added through one is known to the other at once), and one worker runs the ticks."""
     import asyncio
 
     from luna.channels.sms.simulator import send_text
@@ -111,7 +109,7 @@ def test_serve_with_two_workers_answers_texts_and_runs_one_scheduler(
     env = {**env, "LUNA_TWILIO_AUTH_TOKEN": "workers-test-token", "LUNA_PUBLIC_URL": base}
     luna = Path(sys.executable).with_name("luna")
     proc = subprocess.Popen(
-        [str(luna), "serve", "--port", str(port), "--workers", "2", "--pin-cpus"],
+        [str(luna), "serve", "--port", str(port), "--workers", "2"],
         env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     settings = load_settings(database_url=env["LUNA_DATABASE_URL"],
@@ -144,6 +142,3 @@ def test_serve_with_two_workers_answers_texts_and_runs_one_scheduler(
     assert all(r is not None and "checked off" in r for r in done), replies
     assert output.count("Started server process") == 2, output
     assert output.count("scheduler_standby") == 1, output
-    cores = re.findall(r"worker_pinned +cpu=(\d+)", output)
-    if len(os.sched_getaffinity(0)) >= 2:
-        assert len(cores) == 2 and len(set(cores)) == 2, output

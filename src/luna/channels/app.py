@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-import structlog
 from fastapi import FastAPI
 
 from luna import __version__
@@ -30,7 +26,6 @@ from luna.channels.api import (
 from luna.channels.api.errors import install_error_handlers
 from luna.clock import Clock, SystemClock
 from luna.config import Settings, load_settings
-from luna.cpu_slots import pin_worker
 from luna.db.engine import Database
 from luna.logging import configure_logging
 from luna.scheduler.runner import running as scheduler_running
@@ -101,14 +96,4 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app of one `luna serve --workers N` process: its settings from the environment and
     .env, as the command's were."""
-    settings = load_settings()
-    app = create_app(settings)
-    if settings.web_pin_cpus:
-        # The port names this server's slots, so two servers on one machine don't share them.
-        slots = Path(tempfile.gettempdir()) / f"luna-cpus-{settings.port}"
-        app.state.cpu_slot = slot = pin_worker(slots)
-        structlog.get_logger(__name__).info(
-            "worker_pinned" if slot else "worker_not_pinned", cpu=slot.cpu if slot else None,
-            pid=os.getpid(),
-        )
-    return app
+    return create_app(load_settings())
