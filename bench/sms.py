@@ -312,15 +312,20 @@ async def paced(
     async def one(due: float, body: bytes, signature: str) -> None:
         nonlocal errors, slow
         conn = idle.pop() if idle else None
+        reused = conn is not None
         if conn is None:
             conn = Connection(port)
             opened.append(conn)
         try:
             try:
                 status, reply = await conn.post(INCOMING_PATH, body, signature)
-            except ConnectionClosed:
-                # The server closed this idle keep-alive connection (uvicorn does after 5 s);
-                # Twilio would open another, and so does this client.
+            except (ConnectionClosed, ConnectionResetError, BrokenPipeError,
+                    asyncio.IncompleteReadError):
+                if not reused:
+                    raise
+                # The server closed this idle keep-alive connection (uvicorn does after 5 s),
+                # maybe as the text went out. Twilio would send it again on a new one, and so
+                # does this client: the MessageSid makes a repeat harmless.
                 conn.close()
                 opened.remove(conn)
                 conn = Connection(port)
