@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -26,6 +27,8 @@ from luna.services.chores import ChoreService
 from luna.services.goals import GoalService
 from luna.services.habits import HabitService
 from luna.services.tasks import TaskService
+
+log = structlog.get_logger(__name__)
 
 UNDO_WINDOW = dt.timedelta(minutes=10)
 CHECKIN_FIELDS = ("sleep_quality", "mood", "energy", "exercise_minutes", "notes")
@@ -208,12 +211,16 @@ class ActionService:
         row.undone_at = now
         # Logged, and passed over by the next undo, so that other processes see that the
         # household changed (`written_elsewhere`); an undo is not itself undoable.
-        await self.file(ActionEntry(
-            member_id=row.member_id, household_id=row.household_id, tool="undo_last_action",
-            summary=f"Undid: {row.summary}", target_kind=row.target_kind,
-            target_id=row.target_id, undo={"op": NOT_UNDOABLE, "skip": True},
-            channel=row.channel,
-        ))
+        try:
+            await self.file(ActionEntry(
+                member_id=row.member_id, household_id=row.household_id,
+                tool="undo_last_action", summary=f"Undid: {row.summary}",
+                target_kind=row.target_kind, target_id=row.target_id,
+                undo={"op": NOT_UNDOABLE, "skip": True}, channel=row.channel,
+            ))
+        except LunaError:
+            # The undo itself is done; other workers' lists then catch up when they expire.
+            log.warning("undo_not_logged", action_id=row.id)
         return UndoOut(action=action_out(row), message=message)
 
     async def _claim(self, action_id: int, now: dt.datetime) -> None:
