@@ -90,6 +90,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(realtime.router)
     web.install(app, settings)
+    app.add_middleware(voice.StreamIO)  # outermost: the stream gets the server's own I/O
     return app
 
 

@@ -12,17 +12,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.applications import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from luna.channels.sms.signature import SignedForm
 from luna.config import Settings
 from luna.services.members import MemberOut
-from luna.voice.bridge import CallSession, VoiceHub
+from luna.voice.bridge import RAW_IO, CallSession, VoiceHub
 from luna.voice.calls import stream_url, webhook_url
 from luna.voice.gather import GatherFlow, say_and_hang_up
 
 router = APIRouter(tags=["voice"])
+STREAM_PATH = "/assistant/voice/stream"
 UNKNOWN_CALLER = "Sorry, this number isn't set up with Luna yet. Goodbye."
 
 
@@ -137,7 +139,24 @@ def upgrade_is_signed(settings: Settings, signature: str) -> bool:
     return bool(RequestValidator(token).validate(stream_url(settings), {}, signature))
 
 
-@router.websocket("/assistant/voice/stream")
+class StreamIO:
+    """Hands the media stream the server's own receive and send, under the app's middleware.
+
+    Each frame a call sends or receives otherwise passes through Starlette's state checks and
+    two exception-handling wrappers that only watch HTTP responses: 50 frames a second per call
+    each way. The stream route still accepts, rejects and closes through the WebSocket object.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope.get("path") == STREAM_PATH:
+            scope[RAW_IO] = (receive, send)
+        await self.app(scope, receive, send)
+
+
+@router.websocket(STREAM_PATH)
 async def stream(websocket: WebSocket) -> None:
     hub = voice_hub(websocket.app)
     if not upgrade_is_signed(hub.settings, websocket.headers.get("x-twilio-signature", "")):

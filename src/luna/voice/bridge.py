@@ -28,6 +28,7 @@ import orjson
 import structlog
 from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
+from starlette.types import Receive, Send
 from starlette.websockets import WebSocket
 
 from luna.brain.agents import (
@@ -335,12 +336,19 @@ async def _discard(task: asyncio.Task[Prepared]) -> None:
         await close_quietly(prepared.conn)
 
 
+RAW_IO = "luna.stream_io"
+"""Scope key of the server's own (receive, send) for the media stream (channels.voice.StreamIO)."""
+
+
 class CallSession:
     """One phone call. `run()` returns when the call is over and recorded."""
 
     def __init__(self, hub: VoiceHub, ws: WebSocket) -> None:
         self.hub = hub
         self.ws = ws
+        # The frames go straight to the server's receive and send when the app provides them.
+        io: tuple[Receive, Send] = ws.scope.get(RAW_IO) or (ws.receive, ws.send)
+        self._receive, self._send_raw = io
         self.settings = hub.settings
         self.tracker = PlaybackTracker()
         self.calllog = CallLog()
@@ -461,7 +469,7 @@ class CallSession:
 
     async def _twilio_loop(self) -> None:
         # 50 frames a second per call: names are bound once, media is tested before the rest.
-        receive, tracker = self.ws.receive, self.tracker
+        receive, tracker = self._receive, self.tracker
         limit = self.settings.voice_max_message_bytes
         frames: list[str] = []
         while True:
@@ -645,7 +653,7 @@ class CallSession:
 
     async def _to_twilio(self, text: str) -> None:
         with contextlib.suppress(Exception):
-            await self.ws.send_text(text)
+            await self._send_raw({"type": "websocket.send", "text": text})
 
     async def _request_response(self) -> None:
         """At most one response.create in flight; a busy server hears it after response.done."""
