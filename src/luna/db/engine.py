@@ -31,8 +31,9 @@ from luna.errors import Unavailable
 
 log = structlog.get_logger(__name__)
 
-# How long a writer waits for another process's SQLite write lock (on the loop: see
-# sqlite_inline); SQLite's own busy timeout only binds the rare statement that is not a write.
+# SQLite's own busy timeout, which blocks the loop: it binds only the rare statement that is not
+# a transaction's first write. That one waits for another process's lock on the loop instead
+# (sqlite_inline.WRITE_LOCK_WAIT_S).
 SQLITE_BUSY_TIMEOUT_S = 15
 # A WAL checkpoint copies pages back and fsyncs. `checkpoints()` does that on a worker thread;
 # the loop's own connections only do it if the WAL grows this large (about 40 MB) anyway.

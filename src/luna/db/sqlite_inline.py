@@ -78,8 +78,9 @@ def _begin_for_write(cursor: Any, statement: str) -> None:
 
 
 class _Connection(sqlite3.Connection):
-    busy_timeout_ms = int(WRITE_LOCK_WAIT_S * 1000)
-    """SQLite's own busy timeout, restored after each lock try (set from the connect args)."""
+    busy_timeout_ms = 5000
+    """SQLite's own busy timeout (sqlite3.connect's default, or the `timeout` it was given),
+    restored after each lock try."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -195,7 +195,7 @@ class OwnerLock:
 
     def acquire(self) -> bool:
         """Whether this process is the owner now (never blocks)."""
-        if self.held or self.path is None:
+        if self.path is None or self._fd is not None:
             return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:

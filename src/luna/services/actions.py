@@ -71,7 +71,7 @@ class ActionEntry:
 
 _ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
 _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
-_IDS_SINCE = (
+_WRITES_SINCE = (
     select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
     .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
            _ACTIONLOG_TABLE.c.id > bindparam("after"))
@@ -160,7 +160,7 @@ class ActionService:
         # Every turn asks this: a Core connection, without an ORM session around it.
         async with self.db.connect() as conn:
             rows = (await conn.execute(
-                _IDS_SINCE, {"household_id": household_id, "after": after}
+                _WRITES_SINCE, {"household_id": household_id, "after": after}
             )).all()
         foreign = {(tool, member_id) for action_id, tool, member_id in rows
                    if action_id not in self.filed_here}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import builtins
 import hashlib
 import secrets
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,40 +88,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class MemberFields(Protocol):
-    """What `member_out` reads: a Member, or a Core row of `MEMBER_FIELDS`."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def household_id(self) -> int: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def nicknames(self) -> list[Any] | None: ...
-    @property
-    def phone(self) -> str | None: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def role(self) -> str: ...
-    @property
-    def timezone(self) -> str | None: ...
-    @property
-    def onboarded(self) -> bool: ...
-    @property
-    def sms_opt_out(self) -> bool: ...
-    @property
-    def preferences(self) -> dict[str, Any] | None: ...
-    @property
-    def ai_context(self) -> dict[str, Any] | None: ...
-
-
 MEMBER_FIELDS = ("id", "household_id", "name", "nicknames", "phone", "email", "role",
                  "timezone", "onboarded", "sms_opt_out", "preferences", "ai_context")
+"""The columns `member_out` reads, for a Core select that skips the ORM entity."""
 
 
-def member_out(member: MemberFields, household_tz: str) -> MemberOut:
+def member_out(member: Member | Row[*tuple[Any, ...]], household_tz: str) -> MemberOut:
     prefs = Preferences.model_validate(member.preferences or {})
     ctx = merge_ai_context(None, member.ai_context or {})  # starts from the full shape
     return MemberOut(

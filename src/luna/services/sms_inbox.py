@@ -61,11 +61,11 @@ class InboundOut:
 
 
 _INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
-# Every text runs these; built once, they skip constructing the statement each time.
 _MEMBERS: Table = Member.__table__  # type: ignore[assignment]
 _HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
-# Core rows, not Member objects: the ORM's identity map and instrumentation cost more than the
-# lookup itself, and the text only needs the member's fields.
+# Every text runs these; built once, they skip constructing the statement each time. The sender
+# comes as a Core row, not a Member object: the ORM's identity map and instrumentation cost
+# more than the lookup itself, and the text only needs the member's fields.
 _BY_PHONE = select(
     *(_MEMBERS.c[name] for name in MEMBER_FIELDS), _HOUSEHOLDS.c.timezone.label("household_tz")
 ).join(_HOUSEHOLDS, _HOUSEHOLDS.c.id == _MEMBERS.c.household_id).where(
