@@ -21,7 +21,7 @@ from hassil.util import fold_case, normalize_text
 _BREAK_WORDS = str.maketrans("-_", "  ")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1 << 16)
 def _normalized(text: str) -> str:
     # Most of a list's rebuild after a write was hassil normalising the same aliases again;
     # strings are not tracked by the garbage collector, so keeping them costs it nothing.

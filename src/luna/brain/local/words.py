@@ -9,6 +9,7 @@ looks like one of the common chore verbs, so "Vet appointment" stays a noun phra
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 IRREGULAR_PAST: dict[str, str] = {
     "take": "took", "do": "did", "feed": "fed", "make": "made", "buy": "bought", "pay": "paid",
@@ -38,6 +39,10 @@ COMMON_VERBS = frozenset({
 })
 PARTICLES = frozenset({"out", "up", "down", "away", "off", "in", "back", "over", "around"})
 ARTICLES = frozenset({"the", "a", "an", "my", "our", "his", "her", "their", "your"})
+ALIAS_CACHE = 8192
+"""Titles whose aliases are kept: a member's lists are rebuilt after each of their writes, and
+working the aliases out again was most of that. Tuples of strings, which the garbage collector
+never walks."""
 GERUND_BASE: dict[str, str] = {
     "running": "run", "swimming": "swim", "jogging": "jog", "writing": "write", "biking": "bike",
     "cycling": "cycle", "dancing": "dance", "meditating": "meditate", "hiking": "hike",
@@ -110,7 +115,8 @@ def bare(phrase: str) -> str:
     return " ".join(words)
 
 
-def item_aliases(title: str) -> list[str]:
+@lru_cache(maxsize=ALIAS_CACHE)
+def item_aliases(title: str) -> tuple[str, ...]:
     """What people call a chore or task in "I did the ...": the title and its object."""
     low = " ".join(title.lower().split())
     out = [low, bare(low)]
@@ -131,12 +137,13 @@ def item_aliases(title: str) -> list[str]:
     return _unique(out)
 
 
-def done_aliases(title: str) -> list[str]:
+@lru_cache(maxsize=ALIAS_CACHE)
+def done_aliases(title: str) -> tuple[str, ...]:
     """The title as a thing done: "took out the trash", "took the trash out", "called mom"."""
     low = " ".join(title.lower().split())
     parts = split_verb(low)
     if parts is None:
-        return []
+        return ()
     verb, particle, obj = parts
     did = past(verb)
     out = []
@@ -153,7 +160,8 @@ def done_aliases(title: str) -> list[str]:
     return _unique(out)
 
 
-def habit_aliases(name: str) -> list[str]:
+@lru_cache(maxsize=ALIAS_CACHE)
+def habit_aliases(name: str) -> tuple[str, ...]:
     """"Journaling" → journaling, journal, my journaling; "Squats" → squats, squat."""
     low = " ".join(name.lower().split())
     out = [low]
@@ -173,7 +181,8 @@ def habit_aliases(name: str) -> list[str]:
     return _unique(out)
 
 
-def habit_done_aliases(name: str) -> list[str]:
+@lru_cache(maxsize=ALIAS_CACHE)
+def habit_done_aliases(name: str) -> tuple[str, ...]:
     """"Running" → ran, went running; "Meditate" → meditated; "Squats" → did squats."""
     low = " ".join(name.lower().split())
     words = low.split()
@@ -200,13 +209,13 @@ def _join(a: str, b: str) -> str:
     return f"{a} {b}".strip()
 
 
-def _unique(items: list[str]) -> list[str]:
+def _unique(items: list[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for item in items:
         item = item.strip()
         if item and item not in seen:
             seen[item] = None
-    return list(seen)
+    return tuple(seen)
 
 
 def capitalize(text: str) -> str:
