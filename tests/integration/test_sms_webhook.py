@@ -25,6 +25,7 @@ from luna.brain.types import ConversationInput, ConversationResult
 from luna.channels.app import create_app
 from luna.channels.sms import keywords
 from luna.channels.sms.signature import sign
+from luna.channels.sms.webhook import MAX_BODY_BYTES
 from luna.channels.sms_text import segment_count
 from luna.config import Settings, load_settings
 from luna.errors import Upstream
@@ -250,6 +251,51 @@ async def test_a_bad_signature_is_refused_with_403_and_nothing_happens(
     assert await SmsInbox(services.db, services.clock).get(sid) is None
     assert await tasks_of(client, family) == []
     assert await sms_interactions(client, family) == []
+
+
+async def test_an_oversized_body_is_refused_with_413_before_anything_is_read_into_a_turn(
+    app: FastAPI, client: httpx.AsyncClient, family: Family, services: Services
+) -> None:
+    brain = counted(app)
+    sid = new_sid()
+    form = twilio_form("remind me to call the dentist", sid)
+    form["Padding"] = "x" * (MAX_BODY_BYTES + 1)
+    r = await post_signed(client, INCOMING, form)
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "too_large"
+    assert brain.inputs == []
+    assert await SmsInbox(services.db, services.clock).get(sid) is None
+
+
+@pytest.mark.parametrize("path", [INCOMING, STATUS])
+async def test_the_webhooks_answer_only_post(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    assert r.json()["error"] == "method_not_allowed"
+
+
+async def test_blank_fields_are_part_of_the_signed_form(
+    app: FastAPI, client: httpx.AsyncClient, family: Family
+) -> None:
+    # Twilio signs every field it posts, empty ones too (an MMS without text has Body="").
+    form = {**twilio_form("hello", new_sid()), "MediaUrl0": "", "ToZip": ""}
+    r = await post_signed(client, INCOMING, form)
+    assert r.status_code == 200, r.text
+    r = await post_signed(client, INCOMING, form, send_form={
+        k: v for k, v in form.items() if k != "MediaUrl0"})
+    assert r.status_code == 403
+
+
+async def test_a_body_that_is_not_a_form_is_unsigned_and_refused(
+    app: FastAPI, client: httpx.AsyncClient, family: Family
+) -> None:
+    brain = counted(app)
+    form = twilio_form("hello", new_sid())
+    sig = sign(TOKEN, PUBLIC + INCOMING, form)
+    r = await client.post(INCOMING, json=form, headers={"X-Twilio-Signature": sig})
+    assert r.status_code == 403
+    assert brain.inputs == []
 
 
 async def test_the_signature_covers_the_query_string_of_the_public_url(

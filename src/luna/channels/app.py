@@ -85,10 +85,10 @@ def create_app(
         chat,
     ):
         app.include_router(module.router)
-    app.include_router(sms.router)
     app.include_router(voice.router)
     app.include_router(feeds.router)
     app.include_router(realtime.router)
+    app.add_middleware(sms.SmsWebhooks)  # inside the cross-site check, before the router
     web.install(app, settings)
     app.add_middleware(voice.StreamIO)  # outermost: the stream gets the server's own I/O
     return app

@@ -13,14 +13,19 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                405: "method_not_allowed", 409: "conflict", 422: "invalid_input"}
 
 
+def error_response(exc: LunaError) -> JSONResponse:
+    """A Luna error as the API answers it (also for endpoints in front of the router)."""
+    body: dict[str, object] = {"error": exc.code, "detail": exc.detail}
+    if isinstance(exc, Ambiguous):
+        body["candidates"] = exc.candidates
+    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LunaError)
     async def luna_error(_request: Request, exc: LunaError) -> JSONResponse:
-        body: dict[str, object] = {"error": exc.code, "detail": exc.detail}
-        if isinstance(exc, Ambiguous):
-            body["candidates"] = exc.candidates
-        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return JSONResponse(body, status_code=exc.http_status, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

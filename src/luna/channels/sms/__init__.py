@@ -14,14 +14,14 @@ from fastapi import FastAPI
 
 from luna.background import TaskSupervisor
 from luna.channels.sms.inbound import SmsChannel
-from luna.channels.sms.webhook import router
+from luna.channels.sms.webhook import SmsWebhooks
 from luna.config import Settings
 from luna.outbound.sms import OutboundSms, build_sms_sender
 from luna.services.container import Services
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["SmsChannel", "router", "running"]
+__all__ = ["SmsChannel", "SmsWebhooks", "running"]
 
 
 @asynccontextmanager

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -35,23 +36,35 @@ def sign(auth_token: str, url: str, params: dict[str, str]) -> str:
     return signature
 
 
+def signature_holds(
+    settings: Settings, path: str, query: str, form: Mapping[str, Any] | FormData,
+    headers: Headers,
+) -> bool:
+    """Twilio signed this form for this URL (or checking is off, in development only)."""
+    if not settings.sms_validate_signatures:
+        return True
+    token = settings.webhook_auth_token()
+    signature = headers.get(SIGNATURE_HEADER)
+    url = public_url(settings, path, query)
+    algorithm = get_signature_algorithm(headers.get(SIGNATURE_SETTINGS_HEADER))
+    if token is None:
+        log.error("twilio_auth_token_missing", path=path)
+    elif signature and RequestValidator(token).validate(url, form, signature, algorithm):
+        return True
+    log.warning("twilio_signature_rejected", path=path, has_signature=bool(signature))
+    return False
+
+
+NOT_SIGNED = "the request is not signed by Twilio"
+
+
 async def signed_form(request: Request) -> FormData:
     """The webhook's form, once its signature holds; else Forbidden before anything happens."""
-    settings: Settings = request.app.state.settings
     form = await request.form()
-    if not settings.sms_validate_signatures:
+    if signature_holds(request.app.state.settings, request.url.path, request.url.query, form,
+                       request.headers):
         return form
-    token = settings.webhook_auth_token()
-    signature = request.headers.get(SIGNATURE_HEADER)
-    url = public_url(settings, request.url.path, request.url.query)
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    if token is None:
-        log.error("twilio_auth_token_missing", path=request.url.path)
-    elif signature and RequestValidator(token).validate(url, form, signature, algorithm):
-        return form
-    log.warning("twilio_signature_rejected", path=request.url.path,
-                has_signature=bool(signature))
-    raise Forbidden("the request is not signed by Twilio")
+    raise Forbidden(NOT_SIGNED)
 
 
 SignedForm = Annotated[FormData, Depends(signed_form)]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import httpx
 
 from luna.channels.sms.signature import public_url, sign
+from luna.channels.sms.webhook import INCOMING_PATH
 from luna.channels.sms_text import segment_count
 from luna.config import Settings
 from luna.errors import InvalidInput
 
-INCOMING_PATH = "/assistant/webhooks/sms/incoming"
 PLACEHOLDER_NUMBER = "+15550000000"
 
 
