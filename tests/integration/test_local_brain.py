@@ -361,6 +361,29 @@ async def test_a_checkin_in_one_worker_leaves_the_other_workers_lists_alone(
     assert reads == [{"tasks"}]
 
 
+async def test_the_catch_up_reads_only_writes_that_can_change_the_speakers_lists(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily
+) -> None:
+    first = Worker(warm_brain, services)
+    other = Services.build(services.db, services.clock).actions  # filed nothing itself
+    await first.say(fam, "add feed the ibis tomorrow", who="Ben")
+    await first.say(fam, "mood 7", who="Ben")
+    hid, maya, ben = fam.household_id, fam.ids["Maya"], fam.ids["Ben"]
+    newest = await other.latest_id(hid)
+    # Ben's own task and check-in change no one's lists but his: Maya's catch-up skips them
+    # and still moves its mark past them.
+    assert await other.written_elsewhere(
+        hid, 0, member_id=maya, private=lists_module.PRIVATE) == (set(), newest)
+    writes, seen = await other.written_elsewhere(
+        hid, 0, member_id=ben, private=lists_module.PRIVATE)
+    assert writes == {("create_task", ben), ("update_daily_metrics", ben)}
+    assert seen == newest
+    await first.say(fam, "add a chore wash the llama every day", who="Ben")
+    writes, _ = await other.written_elsewhere(
+        hid, newest, member_id=maya, private=lists_module.PRIVATE)
+    assert {tool for tool, _ in writes} <= {"create_chore"} and writes, writes
+
+
 async def test_an_undo_in_one_worker_reaches_the_other_workers_lists(
     warm_brain: LocalBrain, services: Services, fam: BrainFamily
 ) -> None:

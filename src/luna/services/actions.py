@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from luna.clock import Clock
@@ -71,14 +71,19 @@ class ActionEntry:
 
 _ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
 _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
-_WRITES_SINCE = (
-    select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
-    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
-           _ACTIONLOG_TABLE.c.id > bindparam("after"))
-    .order_by(_ACTIONLOG_TABLE.c.id)
-)
 _LATEST_ID = select(func.max(_ACTIONLOG_TABLE.c.id)).where(
     _ACTIONLOG_TABLE.c.household_id == bindparam("household_id")
+)
+# The writes that matter to one member since a mark, and (the row whose tool is NULL) the
+# household's newest id, the next mark: one statement, so every turn costs one round trip.
+_WRITES_SINCE = union_all(
+    select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
+    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
+           _ACTIONLOG_TABLE.c.id > bindparam("after"),
+           or_(_ACTIONLOG_TABLE.c.member_id == bindparam("member_id"),
+               _ACTIONLOG_TABLE.c.tool.not_in(bindparam("private", expanding=True)))),
+    select(func.max(_ACTIONLOG_TABLE.c.id), null(), null())
+    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id")),
 )
 
 
@@ -152,19 +157,25 @@ class ActionService:
         return int(found or 0)
 
     async def written_elsewhere(
-        self, household_id: int, after: int
+        self, household_id: int, after: int, *, member_id: int,
+        private: Collection[str] = (),
     ) -> tuple[set[tuple[str, int]], int]:
         """The (tool, speaker) pairs of the writes another process logged in the household
-        after action `after`, and the newest id seen. Only tool writes are logged; other
-        changes (the dashboard's) reach a worker's caches when those expire."""
-        # Every turn asks this: a Core connection, without an ORM session around it.
+        after action `after` that matter to `member_id`, and the newest id among them. Writes
+        by the `private` tools matter only to the member who made them. Only tool writes are
+        logged; other changes (the dashboard's) reach a worker's caches when those expire."""
+        # Every turn asks this: a Core connection, without an ORM session around it. In a busy
+        # household most rows are other members' own tasks and check-ins; SQLite skips them.
         async with self.db.connect() as conn:
-            rows = (await conn.execute(
-                _WRITES_SINCE, {"household_id": household_id, "after": after}
-            )).all()
+            rows = (await conn.execute(_WRITES_SINCE, {
+                "household_id": household_id, "after": after, "member_id": member_id,
+                "private": sorted(private) or [""],
+            })).all()
         foreign = {(tool, member_id) for action_id, tool, member_id in rows
-                   if action_id not in self.filed_here}
-        return foreign, (rows[-1][0] if rows else after)
+                   if tool is not None and action_id not in self.filed_here}
+        newest = max((action_id for action_id, _, _ in rows if action_id is not None),
+                     default=after)
+        return foreign, max(newest, after)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:
         """The speaker's own latest actions, newest first."""

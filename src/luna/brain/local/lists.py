@@ -303,6 +303,8 @@ TOUCHES: dict[str, tuple[str, ...]] = {
     "add_event": (), "send_family_message": (), "update_daily_metrics": (),
 }
 """The list parts a logged write of each tool can change; a tool not named here, all of them."""
+PRIVATE = frozenset(tool for tool, parts in TOUCHES.items() if set(parts) <= set(OWN))
+"""Tools whose writes change no one's lists but the speaker's own."""
 
 
 @dataclass
@@ -402,7 +404,8 @@ async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
     if entry.seen is None:
         entry.seen = await actions.latest_id(household_id)  # before the reads it vouches for
         return
-    writes, entry.seen = await actions.written_elsewhere(household_id, entry.seen)
+    writes, entry.seen = await actions.written_elsewhere(
+        household_id, entry.seen, member_id=ctx.member.id, private=PRIVATE)
     for tool, speaker in writes:
         parts = TOUCHES.get(tool, PARTS)
         if tool in TOUCHES and speaker != ctx.member.id:
