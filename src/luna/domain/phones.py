@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 _MASK = "•"
@@ -16,6 +18,13 @@ def normalize_phone(raw: str, default_region: str = "US") -> str:
     """
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("not a valid phone number")
+    return _e164(raw, default_region)
+
+
+@lru_cache(maxsize=4096)
+def _e164(raw: str, default_region: str) -> str:
+    # Every text looks its sender up by number, and a household's few numbers repeat; parsing
+    # one costs more than the database lookup. A number that fails raises, and is not kept.
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
