@@ -10,11 +10,23 @@ import datetime as dt
 from collections import deque
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, func, insert, null, or_, select, union_all, update
+from sqlalchemy import (
+    CompoundSelect,
+    Table,
+    bindparam,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from luna.clock import Clock
@@ -74,17 +86,23 @@ _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
 _LATEST_ID = select(func.max(_ACTIONLOG_TABLE.c.id)).where(
     _ACTIONLOG_TABLE.c.household_id == bindparam("household_id")
 )
-# The writes that matter to one member since a mark, and (the row whose tool is NULL) the
-# household's newest id, the next mark: one statement, so every turn costs one round trip.
-_WRITES_SINCE = union_all(
-    select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
-    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
-           _ACTIONLOG_TABLE.c.id > bindparam("after"),
-           or_(_ACTIONLOG_TABLE.c.member_id == bindparam("member_id"),
-               _ACTIONLOG_TABLE.c.tool.not_in(bindparam("private", expanding=True)))),
-    select(func.max(_ACTIONLOG_TABLE.c.id), null(), null())
-    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id")),
-)
+
+
+@lru_cache(maxsize=4)
+def _writes_since(private: frozenset[str]) -> CompoundSelect[int, str | None, int | None]:
+    """The writes that matter to one member since a mark (everyone's but the `private` tools',
+    and the member's own), and (the row whose tool is NULL) the household's newest id, the next
+    mark: one statement, so a turn's catch-up is one round trip. Built once per set of tools;
+    an expanding IN would be rewritten on every execution."""
+    return union_all(
+        select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
+        .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
+               _ACTIONLOG_TABLE.c.id > bindparam("after"),
+               or_(_ACTIONLOG_TABLE.c.member_id == bindparam("member_id"),
+                   _ACTIONLOG_TABLE.c.tool.not_in(sorted(private)))),
+        select(func.max(_ACTIONLOG_TABLE.c.id), null(), null())
+        .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id")),
+    )
 
 
 class FiledHere:
@@ -159,7 +177,7 @@ class ActionService:
     async def written_elsewhere(
         self, household_id: int, after: int, *, member_id: int,
         private: Collection[str] = (),
-    ) -> tuple[set[tuple[str, int]], int]:
+    ) -> tuple[set[tuple[str, int | None]], int]:
         """The (tool, speaker) pairs of the writes another process logged in the household
         after action `after` that matter to `member_id`, and the newest id among them. Writes
         by the `private` tools matter only to the member who made them. Only tool writes are
@@ -167,9 +185,8 @@ class ActionService:
         # Every turn asks this: a Core connection, without an ORM session around it. In a busy
         # household most rows are other members' own tasks and check-ins; SQLite skips them.
         async with self.db.connect() as conn:
-            rows = (await conn.execute(_WRITES_SINCE, {
+            rows = (await conn.execute(_writes_since(frozenset(private)), {
                 "household_id": household_id, "after": after, "member_id": member_id,
-                "private": sorted(private) or [""],
             })).all()
         foreign = {(tool, member_id) for action_id, tool, member_id in rows
                    if tool is not None and action_id not in self.filed_here}
