@@ -452,6 +452,12 @@ async def test_what_changes_a_members_day_marks_them_for_planning(
     assert await fire_at(people.maya) == STALE
     await scheduler.tick()
     assert await fire_at(people.maya) == datetime(2026, 3, 4, 10, 30, tzinfo=UTC) - early
+    # A new task (a plain INSERT, no flush) marks its member as well: its deadline alert.
+    await services.tasks.create(maya, title="Renew the passport",
+                                due_at=datetime(2026, 3, 5, 15, tzinfo=UTC))
+    assert await fire_at(people.maya) == STALE
+    await scheduler.tick()
+    assert await fire_at(people.maya) != STALE
     async with services.db.transaction() as s:
         h = await s.get(Household, people.household_id)
         assert h is not None

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, event, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, event, insert, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from luna.db.models import Chore, Habit, Household, Member, MemberSchedule, Task
@@ -80,3 +81,14 @@ def _mark_schedules(session: Session, _flush_context: Any) -> None:
     if households:
         in_household = select(Member.id).where(Member.household_id.in_(sorted(households)))
         conn.execute(stale.where(_TABLE.c.member_id.in_(in_household)))
+
+
+_STALE_ONE = update(_TABLE).where(_TABLE.c.member_id == bindparam("member")).values(
+    next_fire_at=STALE
+)
+
+
+async def mark_for_planning(conn: AsyncConnection, member_id: int) -> None:
+    """What the flush hook does, for a service that writes a member's task or habit with a
+    plain INSERT (no flush): the member is planned again at the next tick."""
+    await conn.execute(_STALE_ONE, {"member": member_id})

@@ -9,12 +9,13 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, case, select
+from sqlalchemy import Select, Table, bindparam, case, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
 from luna.db.models import Member, Task
+from luna.db.schedule_tracking import mark_for_planning
 from luna.errors import Forbidden, InvalidInput, NotFound
 from luna.services.access import (
     Actor,
@@ -70,6 +71,8 @@ def is_overdue(t: Task, now: datetime) -> bool:
 
 
 _Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+_TASKS: Table = Task.__table__  # type: ignore[assignment]
+_INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
 
 
 async def _scoped(s: AsyncSession, actor: Actor, member_id: int | None, q: _Q) -> _Q:
@@ -149,13 +152,18 @@ class TaskService:
         now = self.clock.now()
         async with self.db.transaction() as s:
             m = await member_for_write(s, actor, member_id)
-            t = Task(
-                household_id=m.household_id, member_id=m.id, title=title.strip(), notes=notes,
-                priority=priority, category=category, due_at=due_at, status="pending",
-                source_channel=source_channel, critical=critical, created_at=now, updated_at=now,
-            )
-            s.add(t)
-            await s.flush()
+            values: dict[str, Any] = {
+                "household_id": m.household_id, "member_id": m.id, "title": title.strip(),
+                "notes": notes, "priority": priority, "category": category, "due_at": due_at,
+                "status": "pending", "source_channel": source_channel, "critical": critical,
+                "created_at": now, "updated_at": now,
+            }
+            # Adding a to-do is among the commonest things a text does: a plain INSERT, not a
+            # unit-of-work flush (which also marked the member's schedule; done here instead).
+            conn = await s.connection()
+            new_id = (await conn.execute(_INSERT_TASK, values)).scalar_one()
+            await mark_for_planning(conn, m.id)
+            t = Task(id=new_id, completed_at=None, **values)
             return task_out(t, await member_tz(s, m), self.clock.now())
 
     async def list(
