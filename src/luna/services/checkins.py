@@ -12,10 +12,11 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, bindparam, case, func, select
+from sqlalchemy import Row, Select, Table, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from luna.clock import Clock
 from luna.db.engine import Database
@@ -38,7 +39,7 @@ class CheckinOut(BaseModel):
     notes: str | None
 
 
-def checkin_out(row: DailyCheckIn) -> CheckinOut:
+def checkin_out(row: DailyCheckIn | Row[Any]) -> CheckinOut:
     return CheckinOut(
         member_id=row.member_id, date=row.local_date, sleep_quality=row.sleep_quality,
         mood=row.mood, energy=row.energy, exercise_minutes=row.exercise_minutes, notes=row.notes,
@@ -71,6 +72,28 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput("nothing to record: give sleep_quality, mood, energy, "
                            "exercise_minutes or notes")
     return out
+
+
+_CHECKINS: Table = DailyCheckIn.__table__  # type: ignore[assignment]
+_KEYS = ("household_id", "member_id", "local_date", "updated_at")
+
+
+@lru_cache(maxsize=64)
+def _upsert(dialect: str, fields: tuple[str, ...]) -> ReturningInsert[Any]:
+    """The merge of `fields` into a member's row for a day, built once per dialect and set of
+    fields (a check-in is one of the commonest texts), returning the merged row."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(_CHECKINS).values({k: bindparam(f"v_{k}") for k in (*_KEYS, *fields)})
+    merged: dict[str, Any] = {k: stmt.excluded[k] for k in fields if k != "notes"}
+    if "notes" in fields:
+        merged["notes"] = case(
+            (func.coalesce(_CHECKINS.c.notes, "") == "", stmt.excluded.notes),
+            else_=_CHECKINS.c.notes + "\n" + stmt.excluded.notes,
+        )
+    merged["updated_at"] = stmt.excluded.updated_at
+    return stmt.on_conflict_do_update(
+        index_elements=["member_id", "local_date"], set_=merged
+    ).returning(*_CHECKINS.c)
 
 
 _DAY_ROW = (
@@ -133,25 +156,12 @@ class CheckinService:
         if on > today:
             raise InvalidInput("a check-in can't be recorded for a day that hasn't come yet")
         # One INSERT ... ON CONFLICT DO UPDATE: concurrent check-ins of the same day merge
-        # atomically in the database, with no read-then-write window to lose a field in.
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        stmt = insert(DailyCheckIn).values(
-            household_id=m.household_id, member_id=m.id, local_date=on, updated_at=now, **values
-        )
-        merged: dict[str, Any] = {
-            k: stmt.excluded[k] for k in values if k != "notes"
-        }
-        if "notes" in values:
-            merged["notes"] = case(
-                (func.coalesce(DailyCheckIn.notes, "") == "", stmt.excluded.notes),
-                else_=DailyCheckIn.notes + "\n" + stmt.excluded.notes,
-            )
-        merged["updated_at"] = now
-        await s.execute(
-            stmt.on_conflict_do_update(index_elements=["member_id", "local_date"], set_=merged)
-        )
-        row = await self._row(s, m.id, on)
-        assert row is not None
+        # atomically in the database, with no read-then-write window to lose a field in. It
+        # returns the merged row, so nothing is read back.
+        row = (await s.execute(_upsert(self.db.dialect, tuple(sorted(values))), {
+            "v_household_id": m.household_id, "v_member_id": m.id, "v_local_date": on,
+            "v_updated_at": now, **{f"v_{k}": v for k, v in values.items()},
+        })).one()
         return checkin_out(row)
 
     async def list(
