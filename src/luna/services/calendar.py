@@ -16,7 +16,7 @@ from luna.db.engine import Database
 from luna.db.models import Event, EventTombstone, Member
 from luna.domain.localday import combine_local
 from luna.errors import Forbidden, InvalidInput, NotFound
-from luna.services.access import Actor, require_household
+from luna.services.access import Actor, load_member, require_household
 from luna.services.matching import best_match
 from luna.services.when import parse_day, parse_when
 from luna.services.zones import household_tz
@@ -176,8 +176,10 @@ class CalendarService:
         async with self.db.read() as s:
             tz = await household_tz(s, hid)
             if member_id is not None:
-                m = await s.get(Member, member_id)
-                if m is None or m.household_id != hid:
+                # load_member: in a composite read (a schedule, a briefing) the member is
+                # loaded once for all of its parts.
+                m = await load_member(s, actor, member_id)
+                if m.household_id != hid:
                     raise NotFound(f"member {member_id} not found")
             rows = await s.scalars(_WINDOW, {"hid": hid, "start": start, "end": end})
             events = [event_out(e, tz) for e in rows]
