@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Interaction, Member, UsageRecord
+from luna.db.models import Household, Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, require_household
@@ -116,6 +116,23 @@ _MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
 )
 
 
+_HOUSEHOLD_ZONE = select(Household.timezone).where(Household.id == bindparam("household_id"))
+
+
+async def _zone(conn: AsyncConnection, household_id: int, member_id: int | None) -> str:
+    """The timezone an exchange is shown in: the member's, else the household's."""
+    tz = (await conn.execute(_HOUSEHOLD_ZONE, {"household_id": household_id})).scalar()
+    if tz is None:
+        raise NotFound(f"household {household_id} not found")
+    if member_id is not None:
+        # Two columns, not the member row: its profile JSON is not needed here.
+        found = (await conn.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
+        if found is None or found.household_id != household_id:
+            raise NotFound(f"member {member_id} not found")
+        tz = found.timezone or tz
+    return str(tz)
+
+
 class InteractionService:
     def __init__(self, db: Database, clock: Clock, filed_here: FiledHere | None = None) -> None:
         self.db = db
@@ -151,17 +168,12 @@ class InteractionService:
         if direction not in DIRECTIONS:
             raise InvalidInput(f"unknown direction {direction!r}")
         now = self.clock.now()
-        async with self.db.transaction() as s:
+        # Every turn files one: plain INSERTs in a Core transaction, no unit-of-work flush.
+        async with self.db.write() as conn:
             if member_id is not None and member_tz:
                 tz = member_tz
             else:
-                tz = await household_tz(s, household_id)
-                if member_id is not None:
-                    # Two columns, not the member row: its profile JSON is not needed here.
-                    found = (await s.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
-                    if found is None or found.household_id != household_id:
-                        raise NotFound(f"member {member_id} not found")
-                    tz = found.timezone or tz
+                tz = await _zone(conn, household_id, member_id)
             values: dict[str, Any] = {
                 "household_id": household_id, "member_id": member_id, "channel": channel,
                 "direction": direction, "user_message": user_message,
@@ -169,8 +181,6 @@ class InteractionService:
                 "twilio_sid": twilio_sid or None, "created_at": now,
             }
             meta = dict(metadata or {})
-            # Every turn files one: a plain INSERT, not a unit-of-work flush.
-            conn = await s.connection()
             try:
                 new_id = (await conn.execute(
                     _INSERT_INTERACTION, {**values, "metadata": meta}  # `meta` is column "metadata"

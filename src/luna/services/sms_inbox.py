@@ -93,8 +93,7 @@ class SmsInbox:
         one gets ``fresh`` (the unique INSERT decides, also between processes)."""
         now = self.clock.now()
         try:
-            async with self.db.transaction() as s:
-                conn = await s.connection()
+            async with self.db.write() as conn:
                 member = await self._sender(conn, sender)
                 await conn.execute(_INBOUND_CLAIM, {
                     "provider_sid": sid,
