@@ -13,6 +13,7 @@ import pytest
 from luna.brain.local import lists as lists_module
 from luna.brain.local.engine import LocalBrain, LocalOutcome
 from luna.brain.local.lists import ListCache
+from luna.services.actions import ActionService
 from luna.services.container import Services
 from luna.tools import catalog
 from luna.tools.context import ToolContext
@@ -265,8 +266,9 @@ async def test_scratch_that_undoes_the_task_just_added(
 class Worker:
     """One server process: its own services (what it filed itself) and its own list cache."""
 
-    def __init__(self, brain: LocalBrain, services: Services) -> None:
-        self.brain, self.lists = brain, ListCache()
+    def __init__(self, brain: LocalBrain, services: Services, catch_up_s: float = 0.0) -> None:
+        # Asks after every turn what the other workers wrote (the app asks every 0.1 s).
+        self.brain, self.lists = brain, ListCache(catch_up_s=catch_up_s)
         self.services = Services.build(services.db, services.clock)
 
     async def say(self, fam: BrainFamily, text: str, who: str = "Maya") -> LocalOutcome:
@@ -361,27 +363,34 @@ async def test_a_checkin_in_one_worker_leaves_the_other_workers_lists_alone(
     assert reads == [{"tasks"}]
 
 
-async def test_the_catch_up_reads_only_writes_that_can_change_the_speakers_lists(
-    warm_brain: LocalBrain, services: Services, fam: BrainFamily
+async def test_a_worker_asks_about_the_others_writes_once_per_interval_per_household(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = Worker(warm_brain, services)
-    other = Services.build(services.db, services.clock).actions  # filed nothing itself
-    await first.say(fam, "add feed the ibis tomorrow", who="Ben")
-    await first.say(fam, "mood 7", who="Ben")
-    hid, maya, ben = fam.household_id, fam.ids["Maya"], fam.ids["Ben"]
-    newest = await other.latest_id(hid)
-    # Ben's own task and check-in change no one's lists but his: Maya's catch-up skips them
-    # and still moves its mark past them.
-    assert await other.written_elsewhere(
-        hid, 0, member_id=maya, private=lists_module.PRIVATE) == (set(), newest)
-    writes, seen = await other.written_elsewhere(
-        hid, 0, member_id=ben, private=lists_module.PRIVATE)
-    assert writes == {("create_task", ben), ("update_daily_metrics", ben)}
-    assert seen == newest
-    await first.say(fam, "add a chore wash the llama every day", who="Ben")
-    writes, _ = await other.written_elsewhere(
-        hid, newest, member_id=maya, private=lists_module.PRIVATE)
-    assert {tool for tool, _ in writes} <= {"create_chore"} and writes, writes
+    first, second = Worker(warm_brain, services), Worker(warm_brain, services, catch_up_s=60)
+    asked = 0
+    real = ActionService.written_elsewhere
+
+    async def counted(
+        self: ActionService, household_id: int, after: int
+    ) -> tuple[set[tuple[str, int | None]], int]:
+        nonlocal asked
+        asked += 1
+        return await real(self, household_id, after)
+
+    monkeypatch.setattr(ActionService, "written_elsewhere", counted)
+    await second.say(fam, "what's on today?")
+    await first.say(fam, "add feed the ibis tomorrow")
+    for who in ("Maya", "Ben", "Maya", "Ben"):
+        await second.say(fam, "what's on today?", who=who)
+    # Within the interval the second has not asked (its first turn marked where it stood):
+    # the ibis is not in its lists yet, so the grammar does not take it for Maya's task.
+    assert asked == 0
+    assert await second.try_saying(fam, "done with feed the ibis") is None
+    second.lists.catch_up_s = 0.0
+    out = await second.say(fam, "done with feed the ibis")
+    assert out.actions[0].ok, out.reply
+    assert asked == 1
 
 
 async def test_an_undo_in_one_worker_reaches_the_other_workers_lists(

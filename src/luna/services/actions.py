@@ -8,25 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import (
-    CompoundSelect,
-    Table,
-    bindparam,
-    func,
-    insert,
-    null,
-    or_,
-    select,
-    union_all,
-    update,
-)
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from luna.clock import Clock
@@ -86,23 +74,12 @@ _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
 _LATEST_ID = select(func.max(_ACTIONLOG_TABLE.c.id)).where(
     _ACTIONLOG_TABLE.c.household_id == bindparam("household_id")
 )
-
-
-@lru_cache(maxsize=4)
-def _writes_since(private: frozenset[str]) -> CompoundSelect[int, str | None, int | None]:
-    """The writes that matter to one member since a mark (everyone's but the `private` tools',
-    and the member's own), and (the row whose tool is NULL) the household's newest id, the next
-    mark: one statement, so a turn's catch-up is one round trip. Built once per set of tools;
-    an expanding IN would be rewritten on every execution."""
-    return union_all(
-        select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
-        .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
-               _ACTIONLOG_TABLE.c.id > bindparam("after"),
-               or_(_ACTIONLOG_TABLE.c.member_id == bindparam("member_id"),
-                   _ACTIONLOG_TABLE.c.tool.not_in(sorted(private)))),
-        select(func.max(_ACTIONLOG_TABLE.c.id), null(), null())
-        .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id")),
-    )
+_WRITES_SINCE = (
+    select(_ACTIONLOG_TABLE.c.id, _ACTIONLOG_TABLE.c.tool, _ACTIONLOG_TABLE.c.member_id)
+    .where(_ACTIONLOG_TABLE.c.household_id == bindparam("household_id"),
+           _ACTIONLOG_TABLE.c.id > bindparam("after"))
+    .order_by(_ACTIONLOG_TABLE.c.id)
+)
 
 
 class FiledHere:
@@ -175,24 +152,19 @@ class ActionService:
         return int(found or 0)
 
     async def written_elsewhere(
-        self, household_id: int, after: int, *, member_id: int,
-        private: Collection[str] = (),
+        self, household_id: int, after: int
     ) -> tuple[set[tuple[str, int | None]], int]:
         """The (tool, speaker) pairs of the writes another process logged in the household
-        after action `after` that matter to `member_id`, and the newest id among them. Writes
-        by the `private` tools matter only to the member who made them. Only tool writes are
-        logged; other changes (the dashboard's) reach a worker's caches when those expire."""
-        # Every turn asks this: a Core connection, without an ORM session around it. In a busy
-        # household most rows are other members' own tasks and check-ins; SQLite skips them.
+        after action `after`, and the newest id seen. Only tool writes are logged; other
+        changes (the dashboard's) reach a worker's caches when those expire."""
+        # A Core connection, without an ORM session around it.
         async with self.db.connect() as conn:
-            rows = (await conn.execute(_writes_since(frozenset(private)), {
-                "household_id": household_id, "after": after, "member_id": member_id,
-            })).all()
+            rows = (await conn.execute(
+                _WRITES_SINCE, {"household_id": household_id, "after": after}
+            )).all()
         foreign = {(tool, member_id) for action_id, tool, member_id in rows
-                   if tool is not None and action_id not in self.filed_here}
-        newest = max((action_id for action_id, _, _ in rows if action_id is not None),
-                     default=after)
-        return foreign, max(newest, after)
+                   if action_id not in self.filed_here}
+        return foreign, (rows[-1][0] if rows else after)
 
     async def recent(self, actor: Actor, limit: int = 20) -> list[ActionOut]:
         """The speaker's own latest actions, newest first."""

@@ -303,8 +303,10 @@ TOUCHES: dict[str, tuple[str, ...]] = {
     "add_event": (), "send_family_message": (), "update_daily_metrics": (),
 }
 """The list parts a logged write of each tool can change; a tool not named here, all of them."""
-PRIVATE = frozenset(tool for tool, parts in TOUCHES.items() if set(parts) <= set(OWN))
-"""Tools whose writes change no one's lists but the speaker's own."""
+CATCH_UP_S = 0.1
+"""How often a process asks whether other processes (`luna serve --workers N`) changed a
+household: at most once this often per household, however many of its members are texting.
+A member cannot text twice within it, and lists only steer recognition: the services decide."""
 
 
 @dataclass
@@ -312,8 +314,6 @@ class _Entry:
     at: float
     parts: dict[str, tuple[Any, ...]]
     lists: HouseholdLists | None = None
-    seen: int | None = None
-    """The household's newest action-log id when the parts were last known current."""
     generation: int = 0
     """Bumped on every change of `parts`: a turn that read parts meanwhile keeps its own."""
 
@@ -322,14 +322,27 @@ class _Entry:
         self.generation += 1
 
 
-class ListCache:
-    """Per-speaker lists, kept current from the results of Luna's own writes (or read again
-    after `ttl` seconds, for changes made through other channels)."""
+@dataclass
+class _Household:
+    seen: int
+    """The household's newest action-log id this process has caught up with."""
+    checked: float
+    """When it last asked (time.monotonic)."""
 
-    def __init__(self, ttl: float = 10.0, max_entries: int = 512) -> None:
+
+class ListCache:
+    """Per-speaker lists, kept current from the results of this process's own writes, from
+    other processes' writes (asked about every `catch_up_s`), or read again after `ttl`
+    seconds (for changes made other than by a tool: the dashboard's)."""
+
+    def __init__(
+        self, ttl: float = 10.0, max_entries: int = 512, catch_up_s: float = CATCH_UP_S
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.catch_up_s = catch_up_s
         self._entries: dict[tuple[int, int], _Entry] = {}
+        self._households: dict[int, _Household] = {}
 
     def invalidate(self, household_id: int, parts: Iterable[str] | None = None) -> None:
         """Forget the household's lists (or only `parts` of them) for every speaker."""
@@ -369,6 +382,40 @@ class ListCache:
                     other.parts.pop("chores", None)
                     other.changed()
 
+    async def _catch_up(self, ctx: ToolContext, now: float) -> None:
+        """Another process may have changed the household since its lists were read: the
+        parts its writes touch are dropped, for every speaker, and read again when needed.
+        This process's own writes patched them already (`after_tool`)."""
+        actions, household_id = ctx.services.actions, ctx.member.household_id
+        known = self._households.get(household_id)
+        if known is None:
+            seen = await actions.latest_id(household_id)  # before the reads it vouches for
+            if len(self._households) >= self.max_entries:
+                self._households.pop(next(iter(self._households)))
+            self._households[household_id] = _Household(seen, now)
+            return
+        if now - known.checked < self.catch_up_s:
+            return
+        known.checked = now  # before the query: the household's other turns meanwhile skip it
+        writes, known.seen = await actions.written_elsewhere(household_id, known.seen)
+        if not writes:
+            return
+        for (hid, speaker_id), entry in self._entries.items():
+            if hid != household_id:
+                continue
+            dropped = False
+            for tool, writer in writes:
+                parts = TOUCHES.get(tool, PARTS)
+                if tool in TOUCHES and writer != speaker_id:
+                    # The tools change a member's own tasks, habits and goals only for the
+                    # member who spoke.
+                    parts = tuple(p for p in parts if p not in OWN)
+                for part in parts:
+                    entry.parts.pop(part, None)
+                dropped = dropped or bool(parts)
+            if dropped:
+                entry.changed()
+
     async def get(self, ctx: ToolContext) -> HouseholdLists:
         member = ctx.member
         key = (member.household_id, member.id)
@@ -379,7 +426,7 @@ class ListCache:
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
-        await _catch_up(ctx, entry)
+        await self._catch_up(ctx, now)
         if entry.lists is not None:
             return entry.lists
         # Another turn of the same speaker may change the entry while this one reads: the
@@ -394,27 +441,6 @@ class ListCache:
         if entry.generation == generation:
             entry.parts, entry.lists = parts, lists
         return lists
-
-
-async def _catch_up(ctx: ToolContext, entry: _Entry) -> None:
-    """Another process (a second `luna serve` worker) may have changed the household since
-    these lists were read: the parts its writes touch are read again. This process's own writes
-    patched them already (`after_tool`)."""
-    actions, household_id = ctx.services.actions, ctx.member.household_id
-    if entry.seen is None:
-        entry.seen = await actions.latest_id(household_id)  # before the reads it vouches for
-        return
-    writes, entry.seen = await actions.written_elsewhere(
-        household_id, entry.seen, member_id=ctx.member.id, private=PRIVATE)
-    for tool, speaker in writes:
-        parts = TOUCHES.get(tool, PARTS)
-        if tool in TOUCHES and speaker != ctx.member.id:
-            # The tools change a member's own tasks, habits and goals only for the speaker.
-            parts = tuple(p for p in parts if p not in OWN)
-        for part in parts:
-            entry.parts.pop(part, None)
-        if parts:
-            entry.changed()
 
 
 async def _fill_parts(ctx: ToolContext, parts: dict[str, tuple[Any, ...]]) -> None:
