@@ -393,6 +393,21 @@ async def test_a_worker_asks_about_the_others_writes_once_per_interval_per_house
     assert asked == 1
 
 
+async def test_a_household_forgotten_to_make_room_has_its_lists_read_again(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily
+) -> None:
+    """A worker that had to forget a household's catch-up mark (more households than it keeps)
+    cannot tell what the other workers wrote meanwhile, so it reads that household again."""
+    first, second = Worker(warm_brain, services), Worker(warm_brain, services)
+    second.lists.max_households = 1  # while the lists themselves stay
+    other = await build_family(services, name="Okafor", phone="+1555040")
+    await second.say(fam, "what's on today?")  # Maya's lists, and her household's mark
+    await second.say(other, "what's on today?")  # the mark of Maya's household is dropped
+    await first.say(fam, "add feed the okapi tomorrow")
+    out = await second.say(fam, "done with feed the okapi")
+    assert out.intent == "CompleteTask" and out.actions[0].ok, out.reply
+
+
 async def test_an_undo_in_one_worker_reaches_the_other_workers_lists(
     warm_brain: LocalBrain, services: Services, fam: BrainFamily
 ) -> None:

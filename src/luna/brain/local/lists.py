@@ -341,6 +341,7 @@ class ListCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self.catch_up_s = catch_up_s
+        self.max_households = max_entries  # catch-up marks kept, one per household
         self._entries: dict[tuple[int, int], _Entry] = {}
         self._households: dict[int, _Household] = {}
 
@@ -390,7 +391,10 @@ class ListCache:
         known = self._households.get(household_id)
         if known is None:
             seen = await actions.latest_id(household_id)  # before the reads it vouches for
-            if len(self._households) >= self.max_entries:
+            # Lists read before this mark (the household was forgotten to make room) cannot be
+            # caught up from it: they are read again.
+            self.invalidate(household_id)
+            if len(self._households) >= self.max_households:
                 self._households.pop(next(iter(self._households)))
             self._households[household_id] = _Household(seen, now)
             return
@@ -420,13 +424,13 @@ class ListCache:
         member = ctx.member
         key = (member.household_id, member.id)
         now = time.monotonic()
+        await self._catch_up(ctx, now)
         entry = self._entries.get(key)
         if entry is None or now - entry.at > self.ttl:
             entry = _Entry(at=now, parts={})
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
-        await self._catch_up(ctx, now)
         if entry.lists is not None:
             return entry.lists
         # Another turn of the same speaker may change the entry while this one reads: the
