@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Household, Interaction, Member, UsageRecord
+from luna.db.models import Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, require_household
@@ -116,21 +116,16 @@ _MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
 )
 
 
-_HOUSEHOLD_ZONE = select(Household.timezone).where(Household.id == bindparam("household_id"))
-
-
 async def _zone(conn: AsyncConnection, household_id: int, member_id: int | None) -> str:
     """The timezone an exchange is shown in: the member's, else the household's."""
-    tz = (await conn.execute(_HOUSEHOLD_ZONE, {"household_id": household_id})).scalar()
-    if tz is None:
-        raise NotFound(f"household {household_id} not found")
+    tz = await household_tz(conn, household_id)
     if member_id is not None:
         # Two columns, not the member row: its profile JSON is not needed here.
         found = (await conn.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
         if found is None or found.household_id != household_id:
             raise NotFound(f"member {member_id} not found")
         tz = found.timezone or tz
-    return str(tz)
+    return tz
 
 
 class InteractionService:

@@ -140,9 +140,9 @@ class SmsInbox:
         usage: Sequence[UsageItem] = (),
     ) -> None:
         """Store the outcome, and bill the usage to the turn's interaction, in one write."""
-        async with self.db.transaction() as s:
-            await self._finish(await s.connection(), sid, status, reply, via, interaction_id,
-                               household_id, member_id, usage)
+        async with self.db.write() as conn:
+            await self._finish(conn, sid, status, reply, via, interaction_id, household_id,
+                               member_id, usage)
 
     def finish_with_turn(
         self, sid: str, reply: str, *, household_id: int, member_id: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from luna.db.models import Household, Member
 from luna.errors import NotFound
@@ -16,15 +16,14 @@ from luna.services.access import loaded_members
 _HOUSEHOLD_TZ: WeakKeyDictionary[Engine, dict[int, str]] = WeakKeyDictionary()
 
 
-def _memo(s: AsyncSession) -> dict[int, str] | None:
-    bind = s.bind
-    engine = getattr(bind, "sync_engine", None)
+def _memo(s: AsyncSession | AsyncConnection) -> dict[int, str] | None:
+    engine = getattr(s if isinstance(s, AsyncConnection) else s.bind, "sync_engine", None)
     if not isinstance(engine, Engine):
         return None
     return _HOUSEHOLD_TZ.setdefault(engine, {})
 
 
-async def household_tz(s: AsyncSession, household_id: int) -> str:
+async def household_tz(s: AsyncSession | AsyncConnection, household_id: int) -> str:
     memo = _memo(s)
     if memo is not None and household_id in memo:
         return memo[household_id]
