@@ -98,6 +98,7 @@ LUNA = """
 import os, uvicorn
 from luna.channels.app import create_app
 from luna.config import load_settings
+from luna.voice.direct_receive import UVICORN_WS
 s = load_settings()
 profile = os.environ.get("LUNA_BENCH_PROFILE")
 if profile:  # the bench's measured window only: SIGUSR1 starts, SIGUSR2 stops and dumps
@@ -106,7 +107,7 @@ if profile:  # the bench's measured window only: SIGUSR1 starts, SIGUSR2 stops a
     signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
     signal.signal(signal.SIGUSR2, lambda *_: (prof.disable(), prof.dump_stats(profile)))
 uvicorn.run(create_app(s), host="127.0.0.1", port=s.port, log_level="warning",
-            ws="websockets-sansio", access_log=False, ws_max_size=1 << 20,
+            ws=UVICORN_WS, access_log=False, ws_max_size=1 << 20,
             ws_per_message_deflate=False)  # as `luna serve` runs it
 """
 

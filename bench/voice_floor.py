@@ -3,16 +3,19 @@
     .venv/bin/python bench/voice_floor.py [--calls 100] [--seconds 10]
 
 N callers send Twilio-format media messages (160 bytes of μ-law, base64 in JSON, one every
-20 ms, at real pace) to a bare Starlette websocket route served by uvicorn exactly as
-`luna serve` runs it (websockets-sansio, no compression). The route does the least a bridge
+20 ms, at real pace) to a bare Starlette websocket route served by uvicorn's websockets-sansio
+(no compression) through plain ASGI receive(). The route does the least a bridge
 can: parse each message (orjson), and in "relay" mode also join three frames into one
 input_audio_buffer.append and send it upstream over a `websockets` client connection (the
 library the OpenAI SDK's Realtime connection uses) to a sink process. Printed: CPU-ms of the
 server process per call-second, for "receive" and "relay".
 
-This measures the stack, not Luna: bench/voice.py's CPU-ms per call-second minus the "relay"
-row here is what Luna's own bridge logic (marks, playback tracking, audio out, transcripts,
-tools, records) costs on top.
+This measures a plain ASGI bridge on the stack, not Luna. `luna serve` no longer runs exactly
+this: its WebSocket protocol (voice/direct_receive.py) hands each media frame to the bridge from
+the socket's read callback, without the ASGI queue and a task wake-up per frame, so Luna's
+bridge can cost less than the "relay" row here; bench/voice.py's figure minus this row is a
+rough bound on what Luna's own logic (marks, playback tracking, audio out, transcripts, tools,
+records) costs on top, not an exact share.
 """
 
 from __future__ import annotations

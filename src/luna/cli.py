@@ -18,6 +18,7 @@ from luna.errors import Ambiguous, LunaError, NotFound
 from luna.runtime import Runtime
 from luna.services.access import ADMIN
 from luna.services.members import MemberOut
+from luna.voice.direct_receive import UVICORN_WS
 
 app = typer.Typer(help="Luna, the family assistant.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -329,7 +330,8 @@ def serve(
         console.print("no household yet: run `luna init` or `luna demo`")
     options: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
-        "ws": "websockets-sansio",
+        # uvicorn's websockets-sansio, with direct receive for the phone calls' media frames.
+        "ws": UVICORN_WS,
         # Twilio's media frames are a few hundred bytes; nothing needs uvicorn's 16 MiB default.
         "ws_max_size": max(1 << 20, settings.voice_max_message_bytes),
         # Compressing 160-byte audio frames costs CPU on every frame and saves nothing.

@@ -30,6 +30,7 @@ from luna.testing.fake_realtime import FakeRealtimeServer
 from luna.testing.fake_twilio_media import FakeCallApi, FakeTwilioCall
 from luna.voice.bridge import CallSession, VoiceHub
 from luna.voice.calls import CallControl, stream_url
+from luna.voice.direct_receive import UVICORN_WS
 from tests.conftest import ADMIN_TOKEN
 
 PUBLIC = "https://luna.example.test"
@@ -107,8 +108,11 @@ def voice_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def luna_stack(
-    services: Services, realtime: FakeRealtimeServer | None = None, **overrides: Any
+    services: Services, realtime: FakeRealtimeServer | None = None, *, ws: str = UVICORN_WS,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
+    """Luna on a real uvicorn, by default with `luna serve`'s WebSocket protocol (direct
+    receive); `ws="websockets-sansio"` runs the stream through plain ASGI receive instead."""
     rt = realtime or FakeRealtimeServer()
     async with rt:
         settings = voice_settings(openai_realtime_url=rt.url, **overrides)
@@ -127,7 +131,7 @@ async def luna_stack(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        server = _Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
+        server = _Server(uvicorn.Config(app, log_level="warning", ws=ws,
                                         timeout_graceful_shutdown=2, lifespan="on"))
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:

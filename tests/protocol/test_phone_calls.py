@@ -17,6 +17,8 @@ from luna.services.access import ADMIN
 from luna.services.container import Services
 from luna.testing.fake_realtime import CallTool, FakeRealtimeServer, Say
 from luna.testing.fake_twilio import FakeTwilio
+from luna.voice.direct_receive import UVICORN_WS, direct_receive
+from luna.voice.realtime_send import audio_sender, immediate_writer
 from tests.protocol.conftest import ACCOUNT, CALLER, TWILIO_TOKEN, Stack, luna_stack
 
 GREETING = "Hi Maya, it's Luna. How can I help you this afternoon?"
@@ -56,18 +58,28 @@ async def test_the_greeting_reaches_the_caller_in_mulaw(sqlite_services: Service
     rt.assert_clean()
 
 
+SERVERS = pytest.mark.parametrize("ws", [UVICORN_WS, "websockets-sansio"],
+                                  ids=["direct-receive", "plain-asgi"])
+"""The bridge behaves the same whether frames come by direct receive (`luna serve`) or through
+ASGI receive() (any other server)."""
+
+
+@SERVERS
 async def test_caller_audio_reaches_realtime_whole_and_off_the_sdk_queue(
-    sqlite_services: Services,
+    sqlite_services: Services, ws: str
 ) -> None:
     rt = FakeRealtimeServer([Say(GREETING, 300)])
-    async with luna_stack(sqlite_services, rt) as s, s.call() as call:
+    async with luna_stack(sqlite_services, rt, ws=ws) as s, s.call() as call:
         await _greeted(s, call, 300)
         session = next(iter(s.hub.sessions))
         conn = session.conn
         assert conn is not None
-        # The hot path writes onto the SDK connection's websocket (see CallSession._audio_send);
+        # The hot path writes onto the SDK connection's websocket (see voice/realtime_send.py);
         # if an SDK upgrade renames it, this fails instead of the bridge silently slowing down.
-        assert session._audio_send(conn) == conn._connection.send
+        assert audio_sender(conn) == conn._connection.send
+        assert immediate_writer(conn) is not None
+        # ... and the frames came the way this server delivers them.
+        assert (direct_receive(session.ws.scope) is not None) == (ws == UVICORN_WS)
         sent = rt.sessions[0].audio_in_bytes
         await asyncio.sleep(0.5)
         # ~25 frames of 20 ms in half a second, merged three at a time, all valid appends.
@@ -77,12 +89,13 @@ async def test_caller_audio_reaches_realtime_whole_and_off_the_sdk_queue(
     rt.assert_clean()
 
 
+@SERVERS
 async def test_barge_in_mid_sentence_clears_and_truncates_at_what_was_heard(
-    sqlite_services: Services,
+    sqlite_services: Services, ws: str
 ) -> None:
     rt = FakeRealtimeServer([Say(GREETING, 3000), Say("Sure, here's your day.", 400)],
                             transcripts=["what's on today"])
-    async with luna_stack(sqlite_services, rt) as s, s.call() as call:
+    async with luna_stack(sqlite_services, rt, ws=ws) as s, s.call() as call:
         await call.wait_for(lambda: call.played_ms() >= 900)
         call.talk(400)
         await call.wait_for(lambda: call.clears)
@@ -230,11 +243,12 @@ async def test_a_response_the_server_started_itself_wins_the_race_quietly(
     rt.assert_clean()
 
 
+@SERVERS
 async def test_malformed_oversized_and_unknown_twilio_frames_do_not_drop_the_call(
-    sqlite_services: Services,
+    sqlite_services: Services, ws: str
 ) -> None:
     rt = FakeRealtimeServer([Say("Hi Maya.", 300), Say("I'm still here.", 400)])
-    async with luna_stack(sqlite_services, rt) as s, s.call() as call:
+    async with luna_stack(sqlite_services, rt, ws=ws) as s, s.call() as call:
         await _greeted(s, call, 300)
         for junk in ("not json", "[1,2]", '{"event":"media","media":{"payload":12}}',
                      '{"event":"media","media":{"payload":"abc"}}', '{"event":"mark"}',
@@ -382,12 +396,13 @@ async def test_an_unsigned_stream_upgrade_is_refused_with_1008(sqlite_services: 
                 pass
 
 
+@SERVERS
 @pytest.mark.parametrize("ending", ["stop", "hang_up"])
 async def test_the_caller_hanging_up_closes_the_openai_socket_within_a_second(
-    sqlite_services: Services, ending: str
+    sqlite_services: Services, ending: str, ws: str
 ) -> None:
     rt = FakeRealtimeServer([Say(GREETING, 3000)])
-    async with luna_stack(sqlite_services, rt) as s, s.call() as call:
+    async with luna_stack(sqlite_services, rt, ws=ws) as s, s.call() as call:
         await call.wait_for(lambda: call.played_ms() >= 300)
         began = time.monotonic()
         await (call.stop() if ending == "stop" else call.hang_up())

@@ -51,7 +51,9 @@ from luna.tools.context import ToolContext
 from luna.tools.registry import Registry
 from luna.voice import realtime_events as rt
 from luna.voice.calls import CallControl, OutboundCalls, webhook_url
+from luna.voice.direct_receive import direct_receive
 from luna.voice.playback import PlaybackTracker
+from luna.voice.realtime_send import Write, audio_sender, immediate_writer
 from luna.voice.transcript import CallLog, Tally, usage_items
 from luna.voice.twilio_codec import (
     Media,
@@ -90,6 +92,8 @@ CLOSE_TIMEOUT_S = 0.5
 HANG_UP_WAIT_S = 15.0
 TOOL_GRACE_S = 3.0
 HISTORY_TURNS = 40
+MAX_PENDING_FRAMES = 100
+"""Twilio frames (2 s) held while OpenAI's socket is not taking audio; older ones are dropped."""
 
 
 def _ms() -> float:
@@ -369,6 +373,11 @@ class CallSession:
         self.unknown = 0
         self.oversized = 0
         self.dtmf: list[str] = []
+        self.dropped_frames = 0
+        self._limit = hub.settings.voice_max_message_bytes
+        self._frames: list[str] = []
+        self._twilio_over = False
+        self._wake: asyncio.Future[None] | None = None
         self.interaction_id: int | None = None
         self.briefing: str | None = None
         self._t0 = 0.0
@@ -386,7 +395,8 @@ class CallSession:
         self._user_speaking = False
         self._tg: asyncio.TaskGroup | None = None
         self._rollover_task: asyncio.Task[None] | None = None
-        self._audio: tuple[AsyncRealtimeConnection, Callable[[str], Awaitable[None]]] | None = None
+        self._sender: tuple[AsyncRealtimeConnection, Callable[[str], Awaitable[None]]] | None = None
+        self._writer: tuple[AsyncRealtimeConnection, Write | None] | None = None
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "response.output_audio.delta": self._on_audio_delta,
             "response.output_audio.done": self._on_audio_done,
@@ -468,77 +478,143 @@ class CallSession:
             return None
 
     async def _twilio_loop(self) -> None:
-        # 50 frames a second per call: names are bound once, media is tested before the rest.
-        receive, tracker = self._receive, self.tracker
-        limit = self.settings.voice_max_message_bytes
-        frames: list[str] = []
+        attach = direct_receive(self.ws.scope)
+        if attach is None:
+            await self._twilio_receive_loop()
+            return
+        # The server hands each frame to _on_twilio from its read callback: no queue, no task
+        # wake-up per frame. This task wakes once per batch of frames to send them on, and
+        # a watcher learns of the disconnect, which still comes through receive().
+        attach(self._on_twilio)
+        loop = asyncio.get_running_loop()
+        watcher = asyncio.ensure_future(self._watch_disconnect())
+        try:
+            while not self._twilio_over:
+                if len(self._frames) >= INPUT_FRAMES:
+                    frames, self._frames = self._frames, []
+                    await self._append(frames)
+                    continue
+                self._wake = loop.create_future()
+                try:
+                    await self._wake
+                finally:
+                    self._wake = None
+        finally:
+            watcher.cancel()
+
+    async def _twilio_receive_loop(self) -> None:
+        """The same handling for a server without direct receive: one frame per receive()."""
+        receive = self._receive
+        while not self._twilio_over:
+            msg = await receive()
+            raw = msg.get("text")
+            if raw is None:
+                raw = msg.get("bytes")
+                if raw is None:
+                    if msg["type"] == "websocket.disconnect":
+                        return
+                    continue
+            self._on_twilio(raw)
+            if len(self._frames) >= INPUT_FRAMES:
+                frames, self._frames = self._frames, []
+                await self._append(frames)
+
+    async def _watch_disconnect(self) -> None:
+        receive = self._receive
         while True:
             msg = await receive()
-            raw = msg.get("text") or msg.get("bytes")
+            if msg["type"] == "websocket.disconnect":
+                break
+            raw = msg.get("text")
             if raw is None:
-                if msg["type"] == "websocket.disconnect":
-                    return
-                continue
-            if len(raw) > limit:
-                self.oversized += 1
-                continue
-            ev = decode(raw)
-            if type(ev) is Media:
-                if self.conn is None:
-                    frames.clear()
-                    continue
-                frames.append(ev.payload_b64)
-                if len(frames) >= INPUT_FRAMES:
-                    await self._append(frames)
-                    frames = []
-                continue
-            match ev.type:
-                case "mark":
-                    if tracker.on_mark(ev.name, _ms()) and tracker.idle:
-                        self._poke()
-                case "stop":
-                    return
-                case "dtmf":
-                    self.dtmf.append(ev.digit)
-                case "malformed":
-                    self.malformed += 1
-                    log.info("twilio_malformed", call_sid=self.call_sid, reason=ev.reason)
-                case "unknown":
-                    self.unknown += 1
-                case _:
-                    pass
+                raw = msg.get("bytes")
+            if raw is not None:
+                self._on_twilio(raw)
+        self._twilio_over = True
+        self._wake_up()
 
-    async def _append(self, frames: list[str]) -> None:
-        if len(frames) == 1:
-            payload = frames[0]
-        else:
-            try:
-                # binascii, not base64's wrappers: same (lenient) decoding, a third of the calls.
-                payload = b2a_base64(b"".join(map(a2b_base64, frames)), newline=False).decode()
-            except (binascii.Error, ValueError):
-                self.malformed += 1
+    def _wake_up(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def _on_twilio(self, raw: str | bytes) -> None:
+        """One message from Twilio. Synchronous: it may run inside the server's read callback."""
+        if len(raw) > self._limit:
+            self.oversized += 1
+            return
+        ev = decode(raw)
+        if type(ev) is Media:
+            if self.conn is None:
+                self._frames.clear()
                 return
+            frames = self._frames
+            frames.append(ev.payload_b64)
+            if len(frames) >= INPUT_FRAMES:
+                if self._wake is not None and self._flush_now():
+                    return  # the pump is idle: nothing sent before these is still waiting
+                if len(frames) > MAX_PENDING_FRAMES:
+                    # OpenAI is not taking audio as fast as the caller speaks: old audio is
+                    # worth less than a growing delay, and memory stays bounded.
+                    self.dropped_frames += len(frames) - MAX_PENDING_FRAMES
+                    del frames[:-MAX_PENDING_FRAMES]
+                self._wake_up()
+            return
+        match ev.type:
+            case "mark":
+                tracker = self.tracker
+                if tracker.on_mark(ev.name, _ms()) and tracker.idle:
+                    self._poke()
+            case "stop":
+                self._twilio_over = True
+                self._wake_up()
+            case "dtmf":
+                self.dtmf.append(ev.digit)
+            case "malformed":
+                self.malformed += 1
+                log.info("twilio_malformed", call_sid=self.call_sid, reason=ev.reason)
+            case "unknown":
+                self.unknown += 1
+            case _:
+                pass
+
+    def _payload(self, frames: list[str]) -> str | None:
+        if len(frames) == 1:
+            return frames[0]
+        try:
+            # binascii, not base64's wrappers: same (lenient) decoding, a third of the calls.
+            return b2a_base64(b"".join(map(a2b_base64, frames)), newline=False).decode()
+        except (binascii.Error, ValueError):
+            self.malformed += 1
+            return None
+
+    def _flush_now(self) -> bool:
+        """Send the pending frames from here, without awaiting, if the socket takes them at
+        once (realtime_send.immediate_writer); False leaves them for the awaited path."""
         conn = self.conn
         if conn is None:
+            return False
+        if self._writer is None or self._writer[0] is not conn:
+            self._writer = (conn, immediate_writer(conn))
+        write = self._writer[1]
+        if write is None:
+            return False
+        payload = self._payload(self._frames)
+        if payload is not None and not write(rt.audio_append(payload)):
+            return False
+        self._frames = []
+        return True
+
+    async def _append(self, frames: list[str]) -> None:
+        payload = self._payload(frames)
+        conn = self.conn
+        if payload is None or conn is None:
             return
+        if self._sender is None or self._sender[0] is not conn:
+            self._sender = (conn, audio_sender(conn))
         # A send on a socket that just dropped is lost audio; the reader notices and reconnects.
         with contextlib.suppress(Exception):
-            await self._audio_send(conn)(rt.audio_append(payload))
-
-    def _audio_send(self, conn: AsyncRealtimeConnection) -> Callable[[str], Awaitable[None]]:
-        """How audio appends reach OpenAI: straight onto the SDK connection's websocket.
-
-        The SDK's send_raw admits each message through its reconnect queue (a lock-free queue
-        check, a receipt and anyio's task lookup), which costs as much CPU as the websocket
-        send itself at 17 appends a second per call. Luna never enables the SDK's reconnect (a
-        dropped session is rebuilt by `_reopen`), so that queue is always empty and skipping
-        it cannot reorder anything; every other event still goes through send_raw.
-        """
-        if self._audio is None or self._audio[0] is not conn:
-            send = getattr(getattr(conn, "_connection", None), "send", None)
-            self._audio = (conn, send if callable(send) and not _reconnects(conn)
-                           else conn.send_raw)
-        return self._audio[1]
+            await self._sender[1](rt.audio_append(payload))
 
     async def _realtime_main(self, member: MemberOut, direction: str, purpose: str | None) -> None:
         prepared = await self.hub.take(self.call_sid)
@@ -959,6 +1035,8 @@ class CallSession:
                                   "oversized": self.oversized}
         if self.dtmf:
             meta["dtmf"] = "".join(self.dtmf)
+        if self.dropped_frames:
+            meta["dropped_audio_ms"] = self.dropped_frames * 20
         try:
             row = await self.hub.services.interactions.record(
                 p.member.household_id, p.member.id, "voice",
@@ -972,11 +1050,6 @@ class CallSession:
             log.info("call_already_recorded", call_sid=self.call_sid)
         except Exception:
             log.exception("call_record_failed", call_sid=self.call_sid)
-
-
-def _reconnects(conn: AsyncRealtimeConnection) -> bool:
-    """Whether the SDK itself may reconnect this socket (and so queue sends meanwhile)."""
-    return getattr(conn, "_on_reconnecting", None) is not None
 
 
 def _args(arguments: str) -> dict[str, Any]:
