@@ -28,11 +28,12 @@ class _Server(uvicorn.Server):
 
 
 @asynccontextmanager
-async def _serving(app: App) -> AsyncIterator[str]:
+async def _serving(app: App, **options: Any) -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _Server(uvicorn.Config(app, ws=UVICORN_WS, lifespan="off", log_level="warning"))
+    server = _Server(uvicorn.Config(app, ws=UVICORN_WS, lifespan="off", log_level="warning",
+                                    **options))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -158,3 +159,91 @@ async def test_an_immediate_write_happens_only_when_an_awaited_send_would_not_wa
                 await asyncio.sleep(0.01)
             assert received == [len(chunk)] * expected
         assert not write(chunk)  # closed: nothing is written
+
+
+def _masked(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    mask = bytes([0x37, 0xFA, 0x21, 0x3D])
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def _raw_client(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = url.removeprefix("ws://").rstrip("/").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    await writer.drain()
+    response = await reader.readuntil(b"\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+def _sink_app(sunk: list[str | bytes], ended: asyncio.Future[str]) -> App:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        attach = direct_receive(scope)
+        assert attach is not None
+        attach(sunk.append)
+        msg = await receive()
+        ended.set_result(f"{msg['type']} {msg.get('code')}")
+    return app
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1 << 20], ids=lambda n: f"{n}-byte-writes")
+async def test_frames_split_anywhere_arrive_whole_and_in_order_with_control_frames_between(
+    piece: int,
+) -> None:
+    sunk: list[str | bytes] = []
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    stream = b"".join([
+        _masked(0x1, b'{"event":"media","n":1}'),
+        _masked(0x9, b"ping!"),                       # a ping between data frames
+        _masked(0x1, "é".encode() * 200),              # a 16-bit length
+        _masked(0x1, b"frag", fin=False),              # a fragmented message ...
+        _masked(0xA, b"pong"),                         # ... with a control frame inside it
+        _masked(0x0, b"mented", fin=False),
+        _masked(0x0, b" text"),
+        _masked(0x2, b"\x00\x01\x02"),
+        _masked(0x1, b"x" * 70_000),                   # a 64-bit length
+        _masked(0x8, (1000).to_bytes(2, "big")),      # close
+    ])
+    async with _serving(_sink_app(sunk, ended)) as url:
+        reader, writer = await _raw_client(url)
+        for i in range(0, len(stream), piece):
+            writer.write(stream[i:i + piece])
+            await writer.drain()
+        replies = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+        writer.close()
+    assert sunk == ['{"event":"media","n":1}', "é" * 200, "fragmented text", b"\x00\x01\x02",
+                    "x" * 70_000]
+    assert await asyncio.wait_for(ended, 5) == "websocket.disconnect 1000"
+    assert replies.startswith(b"\x8a\x05ping!")  # the pong, before the close echo
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    (b"\x81\x05hello", 1002),  # a client's frame must be masked
+    (_masked(0x1, b"y" * (2 << 20))[:4096], 1009),  # its header says 2 MiB, over ws_max_size
+], ids=["unmasked", "oversized"])
+async def test_a_frame_websockets_would_refuse_is_refused_with_its_close_code(
+    frame: bytes, code: int
+) -> None:
+    sunk: list[str | bytes] = []
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    async with _serving(_sink_app(sunk, ended), ws_max_size=1 << 20) as url:
+        reader, writer = await _raw_client(url)
+        writer.write(_masked(0x1, b"before") + frame)
+        await writer.drain()
+        close = await asyncio.wait_for(reader.readexactly(4), 5)
+        writer.close()
+    assert sunk == ["before"]
+    assert close[:1] == b"\x88" and int.from_bytes(close[2:4], "big") == code
+    assert (await asyncio.wait_for(ended, 5)).startswith("websocket.disconnect")

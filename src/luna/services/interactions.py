@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -67,7 +67,14 @@ def interaction_out(i: Interaction, tz: str) -> InteractionOut:
     )
 
 
-def summary_line(i: Interaction, tz: str) -> str:
+class _Summarized(Protocol):
+    created_at: datetime
+    channel: str
+    user_message: str | None
+    assistant_response: str | None
+
+
+def summary_line(i: _Summarized, tz: str) -> str:
     """One line of history for the model: when, where, and the gist of both sides."""
     when = i.created_at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
     parts = [f"{when} ({i.channel.replace('_', ' ')})"]
@@ -210,8 +217,11 @@ class InteractionService:
             if m is None:
                 raise NotFound(f"member {member_id} not found")
             tz = m.timezone or await household_tz(s, m.household_id)
-            rows = list(await s.scalars(
-                select(Interaction)
+            # Only the columns a line needs: a call's transcript and metadata are the bulk of
+            # its row, and this runs at the start of every call.
+            rows = list(await s.execute(
+                select(Interaction.created_at, Interaction.channel, Interaction.user_message,
+                       Interaction.assistant_response)
                 .where(Interaction.member_id == member_id)
                 .order_by(Interaction.created_at.desc(), Interaction.id.desc())
                 .limit(max(1, limit))
