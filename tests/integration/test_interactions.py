@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from luna.errors import Conflict, NotFound
+from luna.services.access import ADMIN
 from luna.services.container import Services
 from luna.testing.clock import FrozenClock
 from tests.conftest import Family
@@ -130,3 +131,7 @@ async def test_recent_summary_is_short_chronological_lines(
     assert "message 4" in lines[0] and "message 6" in lines[2]
     assert lines[0].startswith("Wed 04 Mar 10:34 (sms)")
     assert all(len(line) < 400 for line in lines)
+    # A caller holding the member passes their timezone and gets the same lines.
+    member = await services.members.get(ADMIN, family.adult_id)
+    assert await services.interactions.recent_summary(
+        family.adult_id, limit=3, tz=member.timezone) == lines

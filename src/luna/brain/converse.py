@@ -162,7 +162,8 @@ class Brain:
     async def _context(self, ctx: ToolContext) -> str:
         svc = self.services
         try:
-            recent = await svc.interactions.recent_summary(ctx.member.id, limit=RECENT_TURNS)
+            recent = await svc.interactions.recent_summary(ctx.member.id, limit=RECENT_TURNS,
+                                                           tz=ctx.member.timezone)
         except LunaError:
             recent = []
         try:

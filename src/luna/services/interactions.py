@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, Table, bindparam, func, insert, select
+from sqlalchemy import Integer, Select, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -99,6 +99,14 @@ def month_bounds(year: int, month: int, tz: str) -> tuple[datetime, datetime]:
 
 
 _INTERACTION_TABLE: Table = Interaction.__table__  # type: ignore[assignment]
+# Only the columns a summary line needs: a call's transcript and metadata are most of its row.
+_RECENT = (
+    select(Interaction.created_at, Interaction.channel, Interaction.user_message,
+           Interaction.assistant_response)
+    .where(Interaction.member_id == bindparam("member_id"))
+    .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+    .limit(bindparam("n", type_=Integer))
+)
 _INSERT_INTERACTION = insert(_INTERACTION_TABLE).returning(_INTERACTION_TABLE.c.id)
 _USAGE_TABLE: Table = UsageRecord.__table__  # type: ignore[assignment]
 _INSERT_USAGE = insert(_USAGE_TABLE)
@@ -210,22 +218,20 @@ class InteractionService:
                 raise Forbidden("a child can only read their own conversations")
             return interaction_out(i, await household_tz(s, i.household_id))
 
-    async def recent_summary(self, member_id: int, limit: int = 5) -> list[str]:
-        """The member's last few exchanges, oldest first, as short lines for the model."""
+    async def recent_summary(
+        self, member_id: int, limit: int = 5, *, tz: str | None = None
+    ) -> list[str]:
+        """The member's last few exchanges, oldest first, as short lines for the model.
+
+        A caller that holds the member already passes their timezone, which saves reading the
+        member again (this runs at the start of every call and conversation)."""
         async with self.db.read() as s:
-            m = await s.get(Member, member_id)
-            if m is None:
-                raise NotFound(f"member {member_id} not found")
-            tz = m.timezone or await household_tz(s, m.household_id)
-            # Only the columns a line needs: a call's transcript and metadata are the bulk of
-            # its row, and this runs at the start of every call.
-            rows = list(await s.execute(
-                select(Interaction.created_at, Interaction.channel, Interaction.user_message,
-                       Interaction.assistant_response)
-                .where(Interaction.member_id == member_id)
-                .order_by(Interaction.created_at.desc(), Interaction.id.desc())
-                .limit(max(1, limit))
-            ))
+            if tz is None:
+                m = await s.get(Member, member_id)
+                if m is None:
+                    raise NotFound(f"member {member_id} not found")
+                tz = m.timezone or await household_tz(s, m.household_id)
+            rows = list(await s.execute(_RECENT, {"member_id": member_id, "n": max(1, limit)}))
             return [summary_line(i, tz) for i in reversed(rows)]
 
     async def usage_by_member_month(self, actor: Actor, year: int, month: int) -> list[UsageOut]:

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Household, InboundMessage, Member, Message
+from luna.db.models import InboundMessage, Message
 from luna.domain.phones import normalize_phone
 from luna.errors import NotFound
 from luna.services.interactions import AlsoFile, UsageItem, insert_usage
-from luna.services.members import MEMBER_FIELDS, MemberOut, member_out
+from luna.services.members import MEMBER_BY_PHONE, MemberOut, member_out
 
 InboundStatus = Literal["received", "replied", "failed"]
 ReplyVia = Literal["twiml", "rest"]
@@ -61,16 +61,7 @@ class InboundOut:
 
 
 _INBOUND: Table = InboundMessage.__table__  # type: ignore[assignment]
-_MEMBERS: Table = Member.__table__  # type: ignore[assignment]
-_HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
-# Every text runs these; built once, they skip constructing the statement each time. The sender
-# comes as a Core row, not a Member object: the ORM's identity map and instrumentation cost
-# more than the lookup itself, and the text only needs the member's fields.
-_BY_PHONE = select(
-    *(_MEMBERS.c[name] for name in MEMBER_FIELDS), _HOUSEHOLDS.c.timezone.label("household_tz")
-).join(_HOUSEHOLDS, _HOUSEHOLDS.c.id == _MEMBERS.c.household_id).where(
-    _MEMBERS.c.phone == bindparam("phone")
-)
+# Every text runs these; built once, they skip constructing the statement each time.
 _INBOUND_CLAIM = insert(_INBOUND)
 _FINISH = (
     update(_INBOUND)
@@ -113,7 +104,7 @@ class SmsInbox:
             phone = normalize_phone(raw, self.default_region)
         except ValueError:
             return None
-        row = (await conn.execute(_BY_PHONE, {"phone": phone})).first()
+        row = (await conn.execute(MEMBER_BY_PHONE, {"phone": phone})).first()
         return None if row is None else member_out(row, row.household_tz)
 
     async def get(self, sid: str) -> InboundOut | None:

@@ -177,7 +177,8 @@ class VoiceHub:
         svc = self.services
         actor = ToolContext(services=svc, member=member, channel="voice").actor
         try:
-            recent = await svc.interactions.recent_summary(member.id, limit=6)
+            recent = await svc.interactions.recent_summary(member.id, limit=6,
+                                                           tz=member.timezone)
         except LunaError:
             recent = []
         try:

@@ -89,7 +89,7 @@ async def _fragment(
     member = await svc.members.get(actor, actor.member_id)
     context = member_context(
         member,
-        await svc.interactions.recent_summary(member.id),
+        await svc.interactions.recent_summary(member.id, tz=member.timezone),
         await svc.checkins.today(actor, member.id),
         now=svc.clock.now(),
     )
