@@ -91,6 +91,11 @@ class LocalBrain:
             lists = await self.lists.get(ctx)
             env = env_for(ctx, lists)
             match, planned = self.understand(text, lists, env)
+            if match is None and await self.lists.catch_up_now(ctx):
+                # Not recognised, and another worker had just changed these lists: once more.
+                lists = await self.lists.get(ctx)
+                env = env_for(ctx, lists)
+                match, planned = self.understand(text, lists, env)
         except Unavailable:
             raise  # the database is overloaded: "I didn't catch that" would be untrue
         except Exception:

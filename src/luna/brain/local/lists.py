@@ -306,7 +306,8 @@ TOUCHES: dict[str, tuple[str, ...]] = {
 CATCH_UP_S = 0.1
 """How often a process asks whether other processes (`luna serve --workers N`) changed a
 household: at most once this often per household, however many of its members are texting.
-A member cannot text twice within it, and lists only steer recognition: the services decide."""
+Lists only steer recognition (the services decide), and a text they do not recognise asks at
+once (`ListCache.catch_up_now`): it may name what another worker added a moment ago."""
 
 
 @dataclass
@@ -383,7 +384,18 @@ class ListCache:
                     other.parts.pop("chores", None)
                     other.changed()
 
-    async def _catch_up(self, ctx: ToolContext, now: float) -> None:
+    async def catch_up_now(self, ctx: ToolContext) -> bool:
+        """Ask at once, whatever the interval: for a text these lists did not recognise, which
+        may name what another process added a moment ago ("add X" through one worker, "done
+        with X" through the next). True if the speaker's lists changed."""
+        key = (ctx.member.household_id, ctx.member.id)
+        before = self._entries.get(key)
+        generation = before.generation if before is not None else None
+        await self._catch_up(ctx, time.monotonic(), force=True)
+        after = self._entries.get(key)
+        return after is not None and (after is not before or after.generation != generation)
+
+    async def _catch_up(self, ctx: ToolContext, now: float, force: bool = False) -> None:
         """Another process may have changed the household since its lists were read: the
         parts its writes touch are dropped, for every speaker, and read again when needed.
         This process's own writes patched them already (`after_tool`)."""
@@ -398,7 +410,7 @@ class ListCache:
                 self._households.pop(next(iter(self._households)))
             self._households[household_id] = _Household(seen, now)
             return
-        if now - known.checked < self.catch_up_s:
+        if now - known.checked < self.catch_up_s and not force:
             return
         known.checked = now  # before the query: the household's other turns meanwhile skip it
         writes, known.seen = await actions.written_elsewhere(household_id, known.seen)
