@@ -46,6 +46,18 @@ async def _serving(app: App, **options: Any) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 5)
 
 
+def _sink_app(sunk: list[str | bytes], ended: asyncio.Future[str]) -> App:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        attach = direct_receive(scope)
+        assert attach is not None
+        attach(sunk.append)
+        msg = await receive()
+        ended.set_result(f"{msg['type']} {msg.get('code')}")
+    return app
+
+
 async def test_messages_keep_their_order_across_the_attach_and_disconnect_still_comes_by_receive(
 ) -> None:
     outcome: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -104,22 +116,15 @@ async def test_a_sink_that_fails_loses_that_message_only() -> None:
 
 async def test_invalid_utf8_text_to_a_sink_closes_with_1007() -> None:
     sunk: list[str | bytes] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        attach = direct_receive(scope)
-        assert attach is not None
-        attach(sunk.append)
-        await receive()
-
-    async with _serving(app) as url, connect(url) as ws:
+    ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    async with _serving(_sink_app(sunk, ended)) as url, connect(url) as ws:
         await ws.send("fine")
         await ws.send(b"\xff\xfe", text=True)
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1007
     assert sunk == ["fine"]
+    assert (await asyncio.wait_for(ended, 5)).startswith("websocket.disconnect")
 
 
 async def test_an_immediate_write_happens_only_when_an_awaited_send_would_not_wait() -> None:
@@ -184,18 +189,6 @@ async def _raw_client(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWri
     response = await reader.readuntil(b"\r\n\r\n")
     assert response.startswith(b"HTTP/1.1 101")
     return reader, writer
-
-
-def _sink_app(sunk: list[str | bytes], ended: asyncio.Future[str]) -> App:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        attach = direct_receive(scope)
-        assert attach is not None
-        attach(sunk.append)
-        msg = await receive()
-        ended.set_result(f"{msg['type']} {msg.get('code')}")
-    return app
 
 
 @pytest.mark.parametrize("piece", [1, 3, 7, 1 << 20], ids=lambda n: f"{n}-byte-writes")
