@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from luna.voice.direct_receive import UVICORN_WS, direct_receive
+from luna.voice.direct_receive import UVICORN_WS, direct_receive, direct_send
 from luna.voice.realtime_send import immediate_writer
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -240,3 +240,23 @@ async def test_a_frame_websockets_would_refuse_is_refused_with_its_close_code(
     assert sunk == ["before"]
     assert close[:1] == b"\x88" and int.from_bytes(close[2:4], "big") == code
     assert (await asyncio.wait_for(ended, 5)).startswith("websocket.disconnect")
+
+
+async def test_an_immediate_send_writes_several_messages_in_order_and_nothing_once_closed(
+) -> None:
+    results: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        send_now = direct_send(scope)
+        assert send_now is not None
+        sent = [send_now("one", "two"), send_now("three")]
+        await receive()  # the client's close
+        sent.append(send_now("after the close"))
+        results.set_result(sent)
+
+    async with _serving(app) as url, connect(url) as ws:
+        got = [await asyncio.wait_for(ws.recv(), 5) for _ in range(3)]
+    assert got == ["one", "two", "three"]
+    assert await asyncio.wait_for(results, 5) == [True, True, False]

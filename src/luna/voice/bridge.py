@@ -54,7 +54,7 @@ from luna.tools.context import ToolContext
 from luna.tools.registry import Registry
 from luna.voice import realtime_events as rt
 from luna.voice.calls import CallControl, OutboundCalls, webhook_url
-from luna.voice.direct_receive import direct_receive
+from luna.voice.direct_receive import direct_receive, direct_send
 from luna.voice.playback import PlaybackTracker
 from luna.voice.realtime_send import Write, audio_sender, immediate_writer
 from luna.voice.transcript import CallLog, Tally, usage_items
@@ -373,6 +373,7 @@ class CallSession:
         # The frames go straight to the server's receive and send when the app provides them.
         io: tuple[Receive, Send] = ws.scope.get(RAW_IO) or (ws.receive, ws.send)
         self._receive, self._send_raw = io
+        self._send_now = direct_send(ws.scope)
         self.settings = hub.settings
         self.tracker = PlaybackTracker()
         self.calllog = CallLog()
@@ -747,9 +748,13 @@ class CallSession:
             return False
         return True
 
-    async def _to_twilio(self, text: str) -> None:
+    async def _to_twilio(self, *texts: str) -> None:
+        # With the server's immediate send (direct_receive), several messages go in one write.
+        if self._send_now is not None and self._send_now(*texts):
+            return
         with contextlib.suppress(Exception):
-            await self._send_raw({"type": "websocket.send", "text": text})
+            for text in texts:
+                await self._send_raw({"type": "websocket.send", "text": text})
 
     async def _request_response(self) -> None:
         """At most one response.create in flight; a busy server hears it after response.done."""
@@ -772,9 +777,12 @@ class CallSession:
             return
         tracker = self.tracker
         tracker.on_audio(item_id, int(ev.get("content_index") or 0), n, _ms(), mark=False)
-        await self._to_twilio(encode_media(self.stream_sid, delta))
-        if tracker.unmarked_ms >= MARK_EVERY_MS:
-            await self._mark()
+        media = encode_media(self.stream_sid, delta)
+        name = tracker.mark() if tracker.unmarked_ms >= MARK_EVERY_MS else None
+        if name is None:
+            await self._to_twilio(media)
+        else:  # the audio and its mark, in one write when the server can
+            await self._to_twilio(media, encode_mark(self.stream_sid, name))
 
     async def _mark(self) -> None:
         name = self.tracker.mark()

@@ -24,7 +24,9 @@ except ImportError:  # pragma: no cover - websockets always builds its C speedup
     from websockets.utils import apply_mask
 
 DIRECT_RECEIVE = "luna.direct_receive"
-"""ASGI extension key: `scope["extensions"][DIRECT_RECEIVE]["attach"](sink)`."""
+"""ASGI extension key: `scope["extensions"][DIRECT_RECEIVE]["attach"](sink)`, and
+`...["send"](*texts) -> bool`, which writes text messages at once, in one write, when the
+socket takes them without waiting (False: nothing written, use the ASGI send)."""
 
 Sink = Callable[[str | bytes], None]
 UVICORN_WS = f"{__name__}:DirectWebSocketProtocol"
@@ -39,6 +41,14 @@ def direct_receive(scope: dict[str, Any] | Any) -> Callable[[Sink], None] | None
     direct = ext.get(DIRECT_RECEIVE)
     attach = direct.get("attach") if isinstance(direct, dict) else None
     return attach if callable(attach) else None
+
+
+def direct_send(scope: dict[str, Any] | Any) -> Callable[..., bool] | None:
+    """The server's immediate send for this connection, or None (then the ASGI send)."""
+    ext = scope.get("extensions") or {}
+    direct = ext.get(DIRECT_RECEIVE)
+    send = direct.get("send") if isinstance(direct, dict) else None
+    return send if callable(send) else None
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -128,7 +138,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope: Any = getattr(self, "scope", None)
         if scope is not None:  # None when the handshake was refused
-            scope["extensions"][DIRECT_RECEIVE] = {"attach": self._attach}
+            scope["extensions"][DIRECT_RECEIVE] = {"attach": self._attach,
+                                                   "send": self._send_now}
 
     def _attach(self, sink: Sink) -> None:
         self._sink = sink
@@ -146,6 +157,17 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.read_paused:
             self.read_paused = False
             self.transport.resume_reading()
+
+    def _send_now(self, *texts: str) -> bool:
+        # What the ASGI send would check before writing, and its wait for a drained buffer.
+        if (self.close_sent or self.disconnected or not self.handshake_complete
+                or self.initial_response is not None or not self.writable.is_set()
+                or self.conn.state is not State.OPEN or self.transport.is_closing()):
+            return False
+        for text in texts:
+            self.conn.send_text(text.encode())
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     def send_receive_event_to_app(self) -> None:
         sink = self._sink
