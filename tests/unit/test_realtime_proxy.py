@@ -19,9 +19,8 @@ def _no_proxies_but_the_tests_own(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _hub(**settings: Any) -> VoiceHub:
-    hub = VoiceHub.__new__(VoiceHub)  # only the settings and the memo are needed here
+    hub = VoiceHub.__new__(VoiceHub)  # only the settings are needed here
     hub.settings = load_settings(env="test", **settings)
-    hub._proxy = None
     return hub
 
 
@@ -30,9 +29,9 @@ def test_the_https_proxy_is_used_for_openai_and_read_only_once(
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     hub = _hub()
-    assert hub.realtime_proxy() == "http://proxy.internal:3128"
+    assert hub.realtime_proxy == "http://proxy.internal:3128"
     monkeypatch.setenv("HTTPS_PROXY", "http://elsewhere:1")
-    assert hub.realtime_proxy() == "http://proxy.internal:3128"
+    assert hub.realtime_proxy == "http://proxy.internal:3128"
 
 
 def test_no_proxy_and_a_plain_ws_url_follow_the_environment_too(
@@ -40,11 +39,11 @@ def test_no_proxy_and_a_plain_ws_url_follow_the_environment_too(
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "api.openai.com")
-    assert _hub().realtime_proxy() is None
+    assert _hub().realtime_proxy is None
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.delenv("HTTPS_PROXY")
     monkeypatch.setenv("HTTP_PROXY", "http://plain:8080")
     # A plain ws:// server (a self-hosted gateway) takes the HTTP proxy; wss:// would not.
-    assert _hub(openai_realtime_url="ws://gateway.lan:9000/v1").realtime_proxy() == (
+    assert _hub(openai_realtime_url="ws://gateway.lan:9000/v1").realtime_proxy == (
         "http://plain:8080")
-    assert _hub().realtime_proxy() is None
+    assert _hub().realtime_proxy is None

@@ -23,6 +23,7 @@ import time
 from binascii import a2b_base64, b2a_base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -139,7 +140,6 @@ class VoiceHub:
         self._converse = converse
         self._brain: Any = None
         self._client: AsyncOpenAI | None = None
-        self._proxy: tuple[str | None] | None = None
         self._prewarmed: dict[str, asyncio.Task[Prepared]] = {}
         self._prewarm_members: dict[str, MemberOut] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -166,25 +166,24 @@ class VoiceHub:
             )
         return self._client
 
+    @cached_property
     def realtime_proxy(self) -> str | None:
         """The proxy for OpenAI's Realtime socket, found in the environment as websockets finds
         it, but once per process: websockets would scan the whole environment on every call's
         connect (a quarter of the connect's CPU)."""
-        if self._proxy is None:
-            s = self.settings
-            url = s.openai_realtime_url or s.openai_base_url or "https://api.openai.com/v1"
-            url = re.sub(r"^http", "ws", url)
-            try:
-                self._proxy = (get_proxy(parse_uri(url)),)
-            except ValueError:  # not a ws/wss URL: the SDK's connect reports it
-                self._proxy = (None,)
-        return self._proxy[0]
+        s = self.settings
+        url = re.sub(r"^http", "ws", s.openai_realtime_url or s.openai_base_url
+                     or "https://api.openai.com/v1")
+        try:
+            return get_proxy(parse_uri(url))
+        except ValueError:  # not a ws/wss URL: the SDK's connect reports it
+            return None
 
     async def open_realtime(self) -> AsyncRealtimeConnection:
         # permessage-deflate costs CPU on every audio frame for no gain on μ-law.
         options: Any = {"max_size": 16 * 1024 * 1024, "compression": None,
                         "close_timeout": CLOSE_TIMEOUT_S, "open_timeout": OPEN_TIMEOUT_S,
-                        "proxy": self.realtime_proxy()}
+                        "proxy": self.realtime_proxy}
         manager = self.client().realtime.connect(
             model=self.settings.realtime_model, websocket_connection_options=options
         )
@@ -499,16 +498,15 @@ class CallSession:
             return None
 
     async def _twilio_loop(self) -> None:
+        # With direct receive the server hands each frame to _on_twilio from its read callback
+        # (no queue, no task wake-up per frame), and receive() brings only the disconnect; on
+        # another server receive() brings every frame. Either way this task wakes once per
+        # batch that could not be written at once, to send it on.
         attach = direct_receive(self.ws.scope)
-        if attach is None:
-            await self._twilio_receive_loop()
-            return
-        # The server hands each frame to _on_twilio from its read callback: no queue, no task
-        # wake-up per frame. This task wakes once per batch of frames to send them on, and
-        # a watcher learns of the disconnect, which still comes through receive().
-        attach(self._on_twilio)
+        if attach is not None:
+            attach(self._on_twilio)
         loop = asyncio.get_running_loop()
-        watcher = asyncio.ensure_future(self._watch_disconnect())
+        reader = asyncio.ensure_future(self._read_twilio())
         try:
             while not self._twilio_over:
                 if len(self._frames) >= INPUT_FRAMES:
@@ -521,26 +519,9 @@ class CallSession:
                 finally:
                     self._wake = None
         finally:
-            watcher.cancel()
+            reader.cancel()
 
-    async def _twilio_receive_loop(self) -> None:
-        """The same handling for a server without direct receive: one frame per receive()."""
-        receive = self._receive
-        while not self._twilio_over:
-            msg = await receive()
-            raw = msg.get("text")
-            if raw is None:
-                raw = msg.get("bytes")
-                if raw is None:
-                    if msg["type"] == "websocket.disconnect":
-                        return
-                    continue
-            self._on_twilio(raw)
-            if len(self._frames) >= INPUT_FRAMES:
-                frames, self._frames = self._frames, []
-                await self._append(frames)
-
-    async def _watch_disconnect(self) -> None:
+    async def _read_twilio(self) -> None:
         receive = self._receive
         while True:
             msg = await receive()

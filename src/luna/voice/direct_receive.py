@@ -34,21 +34,23 @@ UVICORN_WS = f"{__name__}:DirectWebSocketProtocol"
 log = logging.getLogger("uvicorn.error")
 
 
+def _extension(scope: dict[str, Any] | Any, name: str) -> Any:
+    direct = (scope.get("extensions") or {}).get(DIRECT_RECEIVE)
+    fn = direct.get(name) if isinstance(direct, dict) else None
+    return fn if callable(fn) else None
+
+
 def direct_receive(scope: dict[str, Any] | Any) -> Callable[[Sink], None] | None:
     """The server's attach function for this connection, or None (another server, a test
     client): then messages come through `receive()` as usual."""
-    ext = scope.get("extensions") or {}
-    direct = ext.get(DIRECT_RECEIVE)
-    attach = direct.get("attach") if isinstance(direct, dict) else None
-    return attach if callable(attach) else None
+    attach: Callable[[Sink], None] | None = _extension(scope, "attach")
+    return attach
 
 
 def direct_send(scope: dict[str, Any] | Any) -> Callable[..., bool] | None:
     """The server's immediate send for this connection, or None (then the ASGI send)."""
-    ext = scope.get("extensions") or {}
-    direct = ext.get(DIRECT_RECEIVE)
-    send = direct.get("send") if isinstance(direct, dict) else None
-    return send if callable(send) else None
+    send: Callable[..., bool] | None = _extension(scope, "send")
+    return send
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -123,15 +125,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         payload = apply_mask(data[pos + head + 4:end], data[pos + head:pos + head + 4])
         if opcode == 2:
             self._deliver(sink, payload)
-            return True
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError:
-            log.warning("Invalid UTF-8 sequence received from client.")
-            conn.send_close(1007)
-            self.handle_parser_exception()
-            return True
-        self._deliver(sink, text)
+        else:
+            self._deliver_text(sink, payload)
         return True
 
     def handle_connect(self, event: Request) -> None:
@@ -178,16 +173,19 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         data = frames[0] if len(frames) == 1 else b"".join(frames)
         self.frames = []
         if self.curr_msg_data_type == "text":
-            try:
-                text = data.decode()
-            except UnicodeDecodeError:
-                log.warning("Invalid UTF-8 sequence received from client.")
-                self.conn.send_close(1007)
-                self.handle_parser_exception()
-                return
-            self._deliver(sink, text)
+            self._deliver_text(sink, data)
         else:
             self._deliver(sink, bytes(data))
+
+    def _deliver_text(self, sink: Sink, data: bytes) -> None:
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:  # as uvicorn answers it
+            log.warning("Invalid UTF-8 sequence received from client.")
+            self.conn.send_close(1007)
+            self.handle_parser_exception()
+            return
+        self._deliver(sink, text)
 
     @staticmethod
     def _deliver(sink: Sink, message: str | bytes) -> None:
