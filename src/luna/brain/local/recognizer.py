@@ -23,6 +23,7 @@ from rapidfuzz import fuzz, utils
 
 from luna.brain.local import recurrence, timephrase
 from luna.brain.local.lists import HouseholdLists
+from luna.brain.local.prefilter import TemplateIndex, with_sentences
 
 GRAMMAR = Path(__file__).parent / "grammar" / "en.yaml"
 MAX_CHARS = 280
@@ -101,8 +102,8 @@ class _Tiers:
     those every match of which binds one. hassil ranks fewer wildcards first, so when a parse
     with none is accepted, no template of the second part could have come before it."""
 
-    plain: Intents
-    wild: Intents
+    plain: TemplateIndex
+    wild: TemplateIndex
     place: dict[int, int]
     """Each template (by id) at its place in hassil's own order, which breaks ranking ties."""
 
@@ -143,14 +144,12 @@ def split_tiers(intents: Intents) -> _Tiers:
                 chosen[_binds_wildcard(sentence.expression, names, rules)].append(sentence)
             for tier in (0, 1):
                 if chosen[tier]:
-                    part = replace(data, sentence_texts=[t.text for t in chosen[tier]])
-                    # The parsed templates themselves, in hassil's order: not parsed again.
-                    part.__dict__["sentences"] = chosen[tier]
-                    datas[tier].append(part)
+                    datas[tier].append(with_sentences(data, chosen[tier]))
         for tier in (0, 1):
             if datas[tier]:
                 parts[tier][intent.name] = Intent(intent.name, datas[tier])
-    return _Tiers(replace(intents, intents=parts[0]), replace(intents, intents=parts[1]), place)
+    return _Tiers(TemplateIndex(replace(intents, intents=parts[0])),
+                  TemplateIndex(replace(intents, intents=parts[1])), place)
 
 
 def _rank(place: dict[int, int]) -> Any:
@@ -193,8 +192,9 @@ class Recognizer:
         rank = _rank(tiers.place)
         # The templates that need no wildcard first: most messages ("mark the dishes done",
         # "brief me") are decided there, without the wildcard templates, which cost the most.
-        plain = sorted(recognize_all(text, tiers.plain, slot_lists=lists.slot_lists,
-                                     intent_context=context), key=rank)
+        slot_lists = lists.slot_lists
+        plain = sorted(recognize_all(text, tiers.plain.reduced(text, slot_lists),
+                                     slot_lists=slot_lists, intent_context=context), key=rank)
         for result in plain[:MAX_PARSES]:
             if any(e.is_wildcard for e in result.entities_list):
                 break
@@ -202,8 +202,9 @@ class Recognizer:
             if match is not None and not (result.intent_metadata or {}).get("last_resort"):
                 return match
         return first_sensible(
-            sorted([*plain, *recognize_all(text, tiers.wild, slot_lists=lists.slot_lists,
-                                           intent_context=context)], key=rank),
+            sorted([*plain, *recognize_all(text, tiers.wild.reduced(text, slot_lists),
+                                           slot_lists=slot_lists, intent_context=context)],
+                   key=rank),
             text, lists,
         )
 

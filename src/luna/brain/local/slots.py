@@ -28,6 +28,24 @@ def _normalized(text: str) -> str:
     return normalize_text(text)
 
 
+START = 3
+"""Letters of a value's first word that `may_begin_in` looks for."""
+
+
+def grams(folded: str) -> frozenset[str]:
+    """Every piece of one to `START` letters within a word of the (case-folded) text. The
+    matcher's retry with "-" and "_" read as spaces only splits words, so it adds none."""
+    out: set[str] = set()
+    for word in folded.split():
+        for i in range(len(word)):
+            out.update(word[i:i + n] for n in range(1, START + 1))
+    return frozenset(out)
+
+
+def _start(key: str) -> str:
+    return key.split(maxsplit=1)[0][:START]
+
+
 @dataclass
 class PrefixSlotList(TextSlotList):
     """hassil's TextSlotList with the same candidates, from a dict keyed by folded value."""
@@ -39,6 +57,7 @@ class PrefixSlotList(TextSlotList):
     _always: list[TextSlotValue] = field(
         default_factory=list, init=False, repr=False, compare=False
     )
+    _starts: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @staticmethod
     def of(pairs: Iterable[tuple[str, Any]], name: str) -> PrefixSlotList:
@@ -66,6 +85,15 @@ class PrefixSlotList(TextSlotList):
         self._lengths = tuple(sorted({len(k) for k in by_key}))
         self._by_key = by_key
         return by_key
+
+    def may_begin_in(self, text_grams: frozenset[str]) -> bool:
+        """Could any value begin somewhere in the text whose `grams` these are? False only
+        when none can: the first (up to) three letters of each value's first word are not
+        anywhere in the text."""
+        if self._starts is None:
+            by_key = self._by_key if self._by_key is not None else self._index()
+            self._starts = frozenset(_start(key) for key in by_key)
+        return bool(self._always) or not self._starts.isdisjoint(text_grams)
 
     def _prefixes(self, by_key: dict[str, list[TextSlotValue]], folded: str) -> list[Any]:
         found: list[TextSlotValue] = []
