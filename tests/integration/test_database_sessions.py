@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from luna.db.engine import Database
 from luna.db.models import Base, Household
@@ -50,6 +50,35 @@ async def test_a_failed_transaction_rolls_back_and_frees_the_next_writer(
             raise RuntimeError("boom")
     async with database.transaction() as s:
         s.add(Household(name="Kept", timezone="UTC"))
+    async with database.read() as s:
+        names = list(await s.scalars(select(Household.name)))
+    assert names == ["Kept"]
+
+
+async def test_a_turn_cancelled_inside_a_core_write_rolls_it_back_and_frees_its_connection(
+    database: Database,
+) -> None:
+    """A client that hangs up cancels its turn: whatever the turn held goes back to the pool,
+    and what it wrote is gone, on every kind of connection the services use."""
+    async def write() -> None:
+        async with database.write() as conn:
+            await conn.execute(insert(Household).values(name="Cancelled", timezone="UTC"))
+            await asyncio.sleep(10)
+
+    async def read() -> None:
+        async with database.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            await asyncio.sleep(10)
+
+    for body in (write, read):
+        task = asyncio.create_task(body())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with database.write() as conn:  # the write lock was let go as well
+        await conn.execute(insert(Household).values(name="Kept", timezone="UTC"))
     async with database.read() as s:
         names = list(await s.scalars(select(Household.name)))
     assert names == ["Kept"]

@@ -105,7 +105,7 @@ class Database:
         """`transaction()` for plain Core statements, without an ORM session around them: the
         writes every text makes (its claim, its Interaction) skip the session's own cost."""
         async with self._writing():
-            async with self.engine.begin() as conn:
+            async with self._connection() as conn, conn.begin():
                 yield conn
 
     @asynccontextmanager
@@ -145,8 +145,21 @@ class Database:
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for a read or two, without an ORM session around it."""
         with _busy():
+            async with self._connection() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        if not self.is_sqlite:
             async with self.engine.connect() as conn:
                 yield conn
+            return
+        # As `_InlineSession`: closing never suspends here, so it is simply awaited.
+        conn = await self.engine.connect()
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:
