@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from luna.brain.local.lists import ChoreRef, HouseholdLists, MemberRef, TaskRef
-from luna.brain.local.prefilter import TemplateIndex, required_lists
+from luna.brain.local.prefilter import TemplateIndex, required_fragments, required_lists
 from luna.brain.local.recognizer import Recognizer, clean, split_tiers
 from luna.brain.local.slots import PrefixSlotList, grams
 from tests.brain_family import household_lists, load_cases
@@ -150,6 +150,24 @@ def test_required_lists_are_those_every_match_consumes(
     sentence, expansion = _sentence(template, rules)
     names = frozenset({"member", "chore_done", "task_done", "goal"})
     assert required_lists(sentence.expression, expansion, names) == want
+
+
+@pytest.mark.parametrize(("template", "rules", "want"), [
+    ("remind me to {rest}", None, {frozenset({"remind"}), frozenset({"me"}), frozenset({"to"})}),
+    # Of each branch its most telling clause: "anything", not "is".
+    ("(any|is anything|what's) {rest}", None, {frozenset({"any", "anything", "what's"})}),
+    ("[please] add {rest}", None, {frozenset({"add"})}),  # an optional part requires nothing
+    ("(add|{rest}) now", None, {frozenset({"now"})}),  # a branch without a word: no clause
+    ("goal[:] {rest}", None, {frozenset({"goal"})}),
+    ("new goal: {rest}", None, {frozenset({"new"})}),  # the text may lose the ":" of "goal:"
+    ("<who> Did it", {"who": "(Sam|Max)"}, {frozenset({"sam", "max"}), frozenset({"did"}),
+                                            frozenset({"it"})}),
+])
+def test_required_fragments_are_words_every_match_finds_in_the_text(
+    template: str, rules: dict[str, str] | None, want: set[frozenset[str]]
+) -> None:
+    sentence, expansion = _sentence(template, rules)
+    assert required_fragments(sentence.expression, expansion) == want
 
 
 def test_a_grammar_that_ignores_whitespace_is_refused() -> None:

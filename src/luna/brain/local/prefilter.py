@@ -14,7 +14,7 @@ cannot match, so recognition returns exactly what it would have without it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -26,13 +26,16 @@ from hassil.expression import (
     ListReference,
     RuleReference,
     Sentence,
+    TextChunk,
 )
 from hassil.intents import Intent, IntentData
-from hassil.util import fold_case, normalize_for_matching
+from hassil.util import PUNCTUATION_STR, fold_case, normalize_for_matching
 
-from luna.brain.local.slots import PrefixSlotList, grams
+from luna.brain.local.slots import START, PrefixSlotList, grams
 
-MAX_DEPTH = 50
+MAX_DEPTH = 24
+"""Rules that refer to each other are followed no deeper (as hassil's own prefilter)."""
+_PUNCTUATION = frozenset(PUNCTUATION_STR)
 REDUCED_CACHE = 256
 """Distinct template sets kept as ready `Intents`; a household sends few kinds of text."""
 
@@ -44,32 +47,63 @@ def with_sentences(data: IntentData, sentences: list[Sentence]) -> IntentData:
     return part
 
 
-def required_lists(
-    exp: Expression, rules: Mapping[str, Sentence], names: frozenset[str], depth: int = 0
-) -> set[frozenset[str]]:
-    """The lists among `names` a match must consume text from, in conjunctive normal form: one
-    list of every clause at least (hassil's `_required_clauses`, for lists)."""
+Clauses = set[frozenset[str]]
+"""Conjunctive normal form: a match has one item of every clause."""
+
+
+def required_fragments(exp: Expression, rules: Mapping[str, Sentence]) -> Clauses:
+    """The literal pieces a match must find in the text, as hassil's own prefilter reckons
+    them (split at whitespace, pieces with punctuation the text may lose left out, case
+    folded), with the most telling clause chosen from each alternative."""
+    return _required(exp, rules, _text_clauses, 0)
+
+
+def required_lists(exp: Expression, rules: Mapping[str, Sentence], names: frozenset[str]) -> (
+    Clauses
+):
+    """The lists among `names` a match must consume text from."""
+    def leaf(e: Expression) -> Clauses:
+        if isinstance(e, ListReference) and e.list_name in names:
+            return {frozenset((e.list_name,))}
+        return set()
+    return _required(exp, rules, leaf, 0)
+
+
+def _text_clauses(exp: Expression) -> Clauses:
+    if not isinstance(exp, TextChunk):
+        return set()
+    return {frozenset((fold_case(piece),)) for piece in exp.text.split()
+            if _PUNCTUATION.isdisjoint(piece)}
+
+
+def _required(
+    exp: Expression, rules: Mapping[str, Sentence], leaf: Callable[[Expression], Clauses],
+    depth: int,
+) -> Clauses:
     if depth > MAX_DEPTH:
         return set()
-    if isinstance(exp, ListReference):
-        return {frozenset((exp.list_name,))} if exp.list_name in names else set()
     if isinstance(exp, Alternative):
         if exp.is_optional or not exp.items:
-            return set()
-        branches = [required_lists(item, rules, names, depth + 1) for item in exp.items]
+            return set()  # [optional] is (optional|), which requires nothing
+        branches = [_required(item, rules, leaf, depth + 1) for item in exp.items]
         if any(not branch for branch in branches):
             return set()
-        # One branch matches, so one list of its smallest clause is there.
-        return {frozenset().union(*(min(branch, key=len) for branch in branches))}
+        # One branch matches, so an item of one of its clauses is there: of each branch the
+        # clause of the longest items, the rarest in a text ("anything" rather than "is").
+        return {frozenset().union(*(max(branch, key=_telling) for branch in branches))}
     if isinstance(exp, Group):  # a sequence or a permutation: every item matches
-        clauses: set[frozenset[str]] = set()
+        clauses: Clauses = set()
         for item in exp.items:
-            clauses |= required_lists(item, rules, names, depth + 1)
+            clauses |= _required(item, rules, leaf, depth + 1)
         return clauses
     if isinstance(exp, RuleReference):
         rule = rules.get(exp.rule_name)
-        return set() if rule is None else required_lists(rule.expression, rules, names, depth + 1)
-    return set()
+        return set() if rule is None else _required(rule.expression, rules, leaf, depth + 1)
+    return leaf(exp)
+
+
+def _telling(clause: frozenset[str]) -> tuple[int, int, tuple[str, ...]]:
+    return min(map(len, clause)), -len(clause), tuple(sorted(clause))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +115,8 @@ class _Template:
     keywords: frozenset[str] | None
     """Its block's required keywords: one of them is a word of the text."""
     fragments: tuple[frozenset[str], ...]
-    """hassil's required literal fragments: one of each clause is in the text."""
+    """hassil's required literal fragments: one of each clause is in the text (the anchor's
+    too: the index only narrows which templates are looked at)."""
     lists: tuple[frozenset[str], ...]
     """Required household lists, one of each clause."""
 
@@ -107,19 +142,22 @@ class TemplateIndex:
                 keywords = (frozenset(fold_case(k) for k in data.required_keywords)
                             if data.required_keywords else None)
                 for sentence in data.sentences:
-                    fragments = sorted(sentence.get_required_clauses(rules), key=len)
+                    clauses = required_fragments(sentence.expression, rules)
                     lists = required_lists(sentence.expression, rules, own)
                     at = len(self._templates)
                     self._templates.append(_Template(
-                        intent.name, d, sentence, keywords, tuple(fragments[1:]), tuple(lists)))
-                    if fragments:
-                        # Its smallest clause is its anchor: the template is looked at only
-                        # when one of these is in the text.
-                        for fragment in fragments[0]:
+                        intent.name, d, sentence, keywords, tuple(clauses), tuple(lists)))
+                    if clauses:
+                        # The template is looked at only when a fragment of its anchor is in
+                        # the text: the clause of the longest words ("remind", not "me").
+                        anchor = max(clauses, key=_telling)
+                        for fragment in anchor:
                             self._by_fragment.setdefault(fragment, []).append(at)
                     else:
                         self._unanchored.append(at)
-        self._fragments = tuple(self._by_fragment)
+        every = {f for t in self._templates for clause in t.fragments for f in clause}
+        self._fragments = frozenset(every)
+        self._longest = max([START, *map(len, every)])
         self._intents_of = lru_cache(maxsize=REDUCED_CACHE)(self._build)
 
     def __len__(self) -> int:
@@ -127,27 +165,26 @@ class TemplateIndex:
 
     def candidates(self, text: str, slot_lists: Mapping[str, SlotList]) -> tuple[int, ...]:
         """The templates (by position) `text` could match, in the grammar's order."""
-        hay = fold_case(normalize_for_matching(text).text)
-        present = {f for f in self._fragments if f in hay}
+        hay = matched_text(text)
+        # A fragment has no whitespace: it is in the text when it is a piece of one word.
+        pieces = grams(hay, self._longest)
+        present = self._fragments & pieces
         found = set(self._unanchored)
         for fragment in present:
-            found.update(self._by_fragment[fragment])
+            found.update(self._by_fragment.get(fragment, ()))
         words = frozenset(hay.split())
-        starts: frozenset[str] | None = None
         listed: dict[str, bool] = {}
         chosen: list[int] = []
         for at in sorted(found):
             t = self._templates[at]
             if t.keywords is not None and t.keywords.isdisjoint(words):
                 continue
-            if not all(any(f in hay for f in clause) for clause in t.fragments):
+            if not all(not clause.isdisjoint(present) for clause in t.fragments):
                 continue
-            if t.lists:
-                if starts is None:
-                    starts = grams(hay)
-                if not all(any(_may_occur(name, slot_lists, starts, listed) for name in clause)
-                           for clause in t.lists):
-                    continue
+            if t.lists and not all(
+                    any(_may_occur(name, slot_lists, pieces, listed) for name in clause)
+                    for clause in t.lists):
+                continue
             chosen.append(at)
         return tuple(chosen)
 
@@ -166,6 +203,12 @@ class TemplateIndex:
             intents[name] = Intent(name, [with_sentences(whole.data[d], sentences)
                                           for d, sentences in by_data.items()])
         return replace(self.intents, intents=intents)
+
+
+@lru_cache(maxsize=16)
+def matched_text(text: str) -> str:
+    """The text as hassil matches it (normalised, case-folded); both tiers ask for it."""
+    return fold_case(normalize_for_matching(text).text)
 
 
 def _list_names(intents: Intents) -> Iterator[str]:

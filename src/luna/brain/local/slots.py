@@ -32,14 +32,17 @@ START = 3
 """Letters of a value's first word that `may_begin_in` looks for."""
 
 
-def grams(folded: str) -> frozenset[str]:
-    """Every piece of one to `START` letters within a word of the (case-folded) text. The
+def grams(folded: str, longest: int = START) -> frozenset[str]:
+    """Every piece of one to `longest` letters within a word of the (case-folded) text. The
     matcher's retry with "-" and "_" read as spaces only splits words, so it adds none."""
-    out: set[str] = set()
-    for word in folded.split():
-        for i in range(len(word)):
-            out.update(word[i:i + n] for n in range(1, START + 1))
-    return frozenset(out)
+    return frozenset().union(*(_pieces(word, longest) for word in folded.split()))
+
+
+@lru_cache(maxsize=1 << 12)
+def _pieces(word: str, longest: int) -> frozenset[str]:
+    # Texts share most of their words, so a word is cut into pieces once.
+    n = len(word)
+    return frozenset(word[i:j] for i in range(n) for j in range(i + 1, min(n, i + longest) + 1))
 
 
 def _start(key: str) -> str:
@@ -87,9 +90,9 @@ class PrefixSlotList(TextSlotList):
         return by_key
 
     def may_begin_in(self, text_grams: frozenset[str]) -> bool:
-        """Could any value begin somewhere in the text whose `grams` these are? False only
-        when none can: the first (up to) three letters of each value's first word are not
-        anywhere in the text."""
+        """Could any value begin somewhere in the text whose `grams` (of `START` letters at
+        least) these are? False only when none can: the first (up to) `START` letters of each
+        value's first word are nowhere in the text."""
         if self._starts is None:
             by_key = self._by_key if self._by_key is not None else self._index()
             self._starts = frozenset(_start(key) for key in by_key)
