@@ -22,6 +22,7 @@ _GSM_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
+_GSM = _GSM_BASIC | _GSM_EXTENSION
 
 # Look-alikes that would otherwise turn a whole reply into UCS-2 and cut its room by more
 # than half (Twilio's "smart encoding" does the same on its side).
@@ -50,7 +51,7 @@ def smart_encode(text: str) -> str:
 
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text)
+    return _GSM.issuperset(text)
 
 
 def encoding(text: str) -> Encoding:
@@ -69,6 +70,8 @@ def segment_count(text: str) -> int:
     if not text:
         return 0
     gsm = is_gsm7(text)
+    if len(text) <= (_GSM_SINGLE if gsm else _UCS2_SINGLE) // 2:
+        return 1  # fits even if every character took two units (every reply of a few words)
     units = _units(text)
     if sum(units) <= (_GSM_SINGLE if gsm else _UCS2_SINGLE):
         return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.db.models import Member
@@ -46,11 +47,20 @@ def require_household(actor: Actor, household_id: int) -> None:
         raise NotFound("not found")
 
 
+# Built once: nearly every service call loads its member, and `Session.get` builds its query
+# anew each time. Not flushing first is what `get` does too (it answers from the session).
+_MEMBER_BY_ID = (
+    select(Member).where(Member.id == bindparam("member_id"))
+    .execution_options(autoflush=False)
+)
+
+
 async def load_member(session: AsyncSession, actor: Actor, member_id: int) -> Member:
     # The identity map holds rows weakly, so a session shared by several service calls
     # (Database.shared_reads) would load the member again for each; keep it for the session.
     loaded: dict[int, Member] = session.info.setdefault(_LOADED_MEMBERS, {})
-    member = loaded.get(member_id) or await session.get(Member, member_id)
+    member = loaded.get(member_id) or (
+        await session.scalars(_MEMBER_BY_ID, {"member_id": member_id})).one_or_none()
     if member is None:
         raise NotFound(f"member {member_id} not found")
     require_household(actor, member.household_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import structlog
@@ -69,6 +69,7 @@ class ActionEntry:
     channel: str | None
 
 
+_ENTRY_FIELDS = tuple(f.name for f in fields(ActionEntry))
 _ACTIONLOG_TABLE: Table = ActionLog.__table__  # type: ignore[assignment]
 _INSERT_ACTION = insert(_ACTIONLOG_TABLE).returning(_ACTIONLOG_TABLE.c.id)
 _LATEST_ID = select(func.max(_ACTIONLOG_TABLE.c.id)).where(
@@ -109,7 +110,9 @@ async def insert_actions(
     its Interaction this way, in one transaction."""
     ids: list[int] = []
     for entry in entries:
-        values = {**asdict(entry), "created_at": now}
+        # Not `asdict`, which deep-copies the undo recipe only to have it serialised.
+        values = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+        values["created_at"] = now
         ids.append((await conn.execute(_INSERT_ACTION, values)).scalar_one())
     return ids
 

@@ -199,14 +199,18 @@ class InteractionService:
                 # The unique twilio_sid decides, also between processes: a retried webhook
                 # (or two racing) files one turn.
                 raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
-            row = Interaction(id=new_id, meta=meta, **values)
             action_ids = await insert_actions(conn, actions, now) if actions else []
             await insert_usage(conn, usage, interaction_id=new_id, household_id=household_id,
                                member_id=member_id, now=now)
             if also is not None:
                 await also(conn, new_id)
         self.filed_here.add(action_ids)
-        return interaction_out(row, tz)
+        return InteractionOut(
+            id=new_id, member_id=member_id, channel=channel, direction=direction,
+            user_message=user_message, assistant_response=assistant_response,
+            transcript=values["transcript"], metadata=meta,
+            created_at=now.astimezone(ZoneInfo(tz)),
+        )
 
     async def get(self, actor: Actor, interaction_id: int) -> InteractionOut:
         async with self.db.read() as s:
