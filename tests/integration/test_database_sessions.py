@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from luna.db.engine import Database
 from luna.db.models import Base, Household
@@ -273,3 +274,36 @@ async def test_a_writer_that_never_gets_the_lock_is_unavailable(
             s.add(Household(name="Later", timezone="UTC"))
         async with db.read() as s:
             assert list(await s.scalars(select(Household.name))) == ["Later"]
+
+
+def _two_households(conn: Connection, second: str) -> int:
+    conn.execute(insert(Household).values(name="First", timezone="UTC"))
+    conn.execute(insert(Household).values(name=second, timezone="UTC"))
+    return int(conn.execute(select(func.count()).select_from(Household)).scalar_one())
+
+
+async def test_a_write_run_as_one_piece_commits_or_rolls_back_all_its_statements(
+    database: Database,
+) -> None:
+    assert await database.run_write(_two_households, "Second") == 2
+    with pytest.raises(IntegrityError):  # the second insert breaks: the first goes too
+        await database.run_write(_two_households, None)  # type: ignore[arg-type]
+    async with database.read() as s:
+        assert sorted(await s.scalars(select(Household.name))) == ["First", "Second"]
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_write_run_as_one_piece_waits_for_another_process_and_can_be_cancelled(
+    tmp_path: Path,
+) -> None:
+    async with _shared_file(tmp_path / "piece.db") as (db, other):
+        other.execute("BEGIN IMMEDIATE")
+        writer = asyncio.create_task(db.run_write(_two_households, "Second"))
+        await asyncio.sleep(0.2)
+        assert not writer.done()  # waiting for the other process, on the loop
+        writer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writer
+        other.execute("ROLLBACK")
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert await db.run_write(_two_households, "Again") == 2  # nothing of the first

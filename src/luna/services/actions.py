@@ -14,8 +14,8 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
 from luna.db.engine import Database
@@ -102,8 +102,8 @@ class FiledHere:
         return action_id in self._ids
 
 
-async def insert_actions(
-    conn: AsyncConnection, entries: Sequence[ActionEntry], now: dt.datetime
+def insert_actions(
+    conn: Connection, entries: Sequence[ActionEntry], now: dt.datetime
 ) -> list[int]:
     """Write `entries` inside the caller's transaction (one plain INSERT each, not a
     unit-of-work flush); their new ids, in order. A conversation turn files its writes with
@@ -113,7 +113,7 @@ async def insert_actions(
         # Not `asdict`, which deep-copies the undo recipe only to have it serialised.
         values = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
         values["created_at"] = now
-        ids.append((await conn.execute(_INSERT_ACTION, values)).scalar_one())
+        ids.append(int(conn.execute(_INSERT_ACTION, values).scalar_one()))
     return ids
 
 
@@ -141,8 +141,7 @@ class ActionService:
     async def file(self, entry: ActionEntry) -> ActionOut:
         """Log one write on its own (a call's tools; a turn whose Interaction was not filed)."""
         now = self.clock.now()
-        async with self.db.transaction() as s:
-            (new_id,) = await insert_actions(await s.connection(), [entry], now)
+        (new_id,) = await self.db.run_write(insert_actions, [entry], now)
         self.filed_here.add([new_id])
         row = ActionLog(id=new_id, undone_at=None, created_at=now, **asdict(entry))
         return action_out(row)

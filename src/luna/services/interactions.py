@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Connection, Integer, Select, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
-from luna.db.models import Interaction, Member, UsageRecord
+from luna.db.models import Household, Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
 from luna.services.access import Actor, member_for_read, require_household
@@ -30,7 +29,7 @@ SUMMARY_CHARS = 160
 # kind, quantity, unit, cost_usd
 UsageItem = tuple[str, float, str, float]
 
-AlsoFile = Callable[[AsyncConnection, int], Awaitable[None]]
+AlsoFile = Callable[[Connection, int], None]
 """A channel's own bookkeeping for an exchange (an SMS's inbound row and its usage), written
 in the Interaction's transaction with its new id: both are filed, or neither."""
 
@@ -112,13 +111,13 @@ _USAGE_TABLE: Table = UsageRecord.__table__  # type: ignore[assignment]
 _INSERT_USAGE = insert(_USAGE_TABLE)
 
 
-async def insert_usage(
-    conn: AsyncConnection, usage: Sequence[UsageItem], *, interaction_id: int | None,
+def insert_usage(
+    conn: Connection, usage: Sequence[UsageItem], *, interaction_id: int | None,
     household_id: int, member_id: int | None, now: datetime,
 ) -> None:
     """Usage rows inside the caller's transaction, as one plain INSERT."""
     if usage:
-        await conn.execute(_INSERT_USAGE, [
+        conn.execute(_INSERT_USAGE, [
             {"interaction_id": interaction_id, "household_id": household_id,
              "member_id": member_id, "kind": kind, "quantity": float(quantity), "unit": unit,
              "cost_usd": float(cost), "created_at": now}
@@ -126,21 +125,48 @@ async def insert_usage(
         ])
 
 
+_HOUSEHOLD_ZONE = select(Household.timezone).where(Household.id == bindparam("household_id"))
 _MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
     Member.id == bindparam("member_id")
 )
 
 
-async def _zone(conn: AsyncConnection, household_id: int, member_id: int | None) -> str:
+def _zone(conn: Connection, household_id: int, member_id: int | None) -> str:
     """The timezone an exchange is shown in: the member's, else the household's."""
-    tz = await household_tz(conn, household_id)
+    tz = conn.execute(_HOUSEHOLD_ZONE, {"household_id": household_id}).scalar()
+    if tz is None:
+        raise NotFound(f"household {household_id} not found")
     if member_id is not None:
         # Two columns, not the member row: its profile JSON is not needed here.
-        found = (await conn.execute(_MEMBER_ZONE, {"member_id": member_id})).first()
+        found = conn.execute(_MEMBER_ZONE, {"member_id": member_id}).first()
         if found is None or found.household_id != household_id:
             raise NotFound(f"member {member_id} not found")
         tz = found.timezone or tz
-    return tz
+    return str(tz)
+
+
+def _file(
+    conn: Connection, values: dict[str, Any], meta: dict[str, Any], member_tz: str | None,
+    actions: Sequence[ActionEntry], usage: Sequence[UsageItem], also: AlsoFile | None,
+) -> tuple[int, list[int], str]:
+    """One exchange with its action-log entries, usage and channel rows; its id, the entries'
+    ids and the timezone it is shown in."""
+    tz = member_tz or _zone(conn, values["household_id"], values["member_id"])
+    try:
+        new_id = int(conn.execute(
+            _INSERT_INTERACTION, {**values, "metadata": meta}  # `meta` is column "metadata"
+        ).scalar_one())
+    except IntegrityError as exc:
+        # The unique twilio_sid decides, also between processes: a retried webhook (or two
+        # racing) files one turn.
+        raise Conflict(f"interaction {values['twilio_sid']} was already recorded") from exc
+    now = values["created_at"]
+    action_ids = insert_actions(conn, actions, now) if actions else []
+    insert_usage(conn, usage, interaction_id=new_id, household_id=values["household_id"],
+                 member_id=values["member_id"], now=now)
+    if also is not None:
+        also(conn, new_id)
+    return new_id, action_ids, tz
 
 
 class InteractionService:
@@ -178,32 +204,18 @@ class InteractionService:
         if direction not in DIRECTIONS:
             raise InvalidInput(f"unknown direction {direction!r}")
         now = self.clock.now()
+        values: dict[str, Any] = {
+            "household_id": household_id, "member_id": member_id, "channel": channel,
+            "direction": direction, "user_message": user_message,
+            "assistant_response": assistant_response, "transcript": list(transcript),
+            "twilio_sid": twilio_sid or None, "created_at": now,
+        }
+        meta = dict(metadata or {})
         # Every turn files one: plain INSERTs in a Core transaction, no unit-of-work flush.
-        async with self.db.write() as conn:
-            if member_id is not None and member_tz:
-                tz = member_tz
-            else:
-                tz = await _zone(conn, household_id, member_id)
-            values: dict[str, Any] = {
-                "household_id": household_id, "member_id": member_id, "channel": channel,
-                "direction": direction, "user_message": user_message,
-                "assistant_response": assistant_response, "transcript": list(transcript),
-                "twilio_sid": twilio_sid or None, "created_at": now,
-            }
-            meta = dict(metadata or {})
-            try:
-                new_id = (await conn.execute(
-                    _INSERT_INTERACTION, {**values, "metadata": meta}  # `meta` is column "metadata"
-                )).scalar_one()
-            except IntegrityError as exc:
-                # The unique twilio_sid decides, also between processes: a retried webhook
-                # (or two racing) files one turn.
-                raise Conflict(f"interaction {twilio_sid} was already recorded") from exc
-            action_ids = await insert_actions(conn, actions, now) if actions else []
-            await insert_usage(conn, usage, interaction_id=new_id, household_id=household_id,
-                               member_id=member_id, now=now)
-            if also is not None:
-                await also(conn, new_id)
+        new_id, action_ids, tz = await self.db.run_write(
+            _file, values, meta, member_tz if member_id is not None else None, actions, usage,
+            also,
+        )
         self.filed_here.add(action_ids)
         return InteractionOut(
             id=new_id, member_id=member_id, channel=channel, direction=direction,

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from luna.clock import Clock
 from luna.db.engine import Database
@@ -82,30 +81,18 @@ class SmsInbox:
     ) -> tuple[InboundClaim, MemberOut | None]:
         """Find who texted and claim the sid; of any number of deliveries of one sid, exactly
         one gets ``fresh`` (the unique INSERT decides, also between processes)."""
-        now = self.clock.now()
         try:
-            async with self.db.write() as conn:
-                member = await self._sender(conn, sender)
-                await conn.execute(_INBOUND_CLAIM, {
-                    "provider_sid": sid,
-                    "household_id": member.household_id if member else None,
-                    "member_id": member.id if member else None,
-                    "body": body, "status": "received", "created_at": now,
-                })
+            phone: str | None = normalize_phone(sender, self.default_region)
+        except ValueError:
+            phone = None
+        try:
+            member = await self.db.run_write(_claim, sid, phone, body, self.clock.now())
         except IntegrityError:
             seen = await self.get(sid)
             if seen is None:  # pragma: no cover - the row that collided was deleted meanwhile
                 raise
             return InboundClaim(False, seen.status, seen.reply, seen.reply_via), None
         return InboundClaim(True, "received"), member
-
-    async def _sender(self, conn: AsyncConnection, raw: str) -> MemberOut | None:
-        try:
-            phone = normalize_phone(raw, self.default_region)
-        except ValueError:
-            return None
-        row = (await conn.execute(MEMBER_BY_PHONE, {"phone": phone})).first()
-        return None if row is None else member_out(row, row.household_tz)
 
     async def get(self, sid: str) -> InboundOut | None:
         async with self.db.read() as s:
@@ -131,9 +118,8 @@ class SmsInbox:
         usage: Sequence[UsageItem] = (),
     ) -> None:
         """Store the outcome, and bill the usage to the turn's interaction, in one write."""
-        async with self.db.write() as conn:
-            await self._finish(conn, sid, status, reply, via, interaction_id, household_id,
-                               member_id, usage)
+        await self.db.run_write(_finish, sid, status, reply, via, interaction_id, household_id,
+                                member_id, usage, self.clock.now())
 
     def finish_with_turn(
         self, sid: str, reply: str, *, household_id: int, member_id: int,
@@ -142,26 +128,11 @@ class SmsInbox:
         """`finish` as a reply sent inline, written in the transaction that files the turn's
         Interaction (one commit where there were two)."""
 
-        async def also(conn: AsyncConnection, interaction_id: int) -> None:
-            await self._finish(conn, sid, "replied", reply, "twiml", interaction_id,
-                               household_id, member_id, usage)
+        def also(conn: Connection, interaction_id: int) -> None:
+            _finish(conn, sid, "replied", reply, "twiml", interaction_id, household_id,
+                    member_id, usage, self.clock.now())
 
         return also
-
-    async def _finish(
-        self, conn: AsyncConnection, sid: str, status: InboundStatus, reply: str | None,
-        via: ReplyVia | None, interaction_id: int | None, household_id: int | None,
-        member_id: int | None, usage: Sequence[UsageItem],
-    ) -> None:
-        done = await conn.execute(
-            _FINISH, {"sid": sid, "status": status, "reply": reply, "reply_via": via}
-        )
-        if not getattr(done, "rowcount", 1):
-            raise NotFound(f"inbound message {sid} not found")
-        if household_id is not None:
-            await insert_usage(conn, usage, interaction_id=interaction_id,
-                               household_id=household_id, member_id=member_id,
-                               now=self.clock.now())
 
     async def record_sent(
         self,
@@ -194,6 +165,33 @@ class SmsInbox:
             row.status = status
             row.updated_at = self.clock.now()
             return True
+
+
+def _claim(conn: Connection, sid: str, phone: str | None, body: str, now: datetime) -> (
+    MemberOut | None
+):
+    row = None if phone is None else conn.execute(MEMBER_BY_PHONE, {"phone": phone}).first()
+    member = None if row is None else member_out(row, row.household_tz)
+    conn.execute(_INBOUND_CLAIM, {
+        "provider_sid": sid,
+        "household_id": member.household_id if member else None,
+        "member_id": member.id if member else None,
+        "body": body, "status": "received", "created_at": now,
+    })
+    return member
+
+
+def _finish(
+    conn: Connection, sid: str, status: InboundStatus, reply: str | None, via: ReplyVia | None,
+    interaction_id: int | None, household_id: int | None, member_id: int | None,
+    usage: Sequence[UsageItem], now: datetime,
+) -> None:
+    done = conn.execute(_FINISH, {"sid": sid, "status": status, "reply": reply, "reply_via": via})
+    if not done.rowcount:
+        raise NotFound(f"inbound message {sid} not found")
+    if household_id is not None:
+        insert_usage(conn, usage, interaction_id=interaction_id, household_id=household_id,
+                     member_id=member_id, now=now)
 
 
 def _status(value: str) -> InboundStatus:
