@@ -12,7 +12,7 @@ import pytest
 
 from luna.brain.local import lists as lists_module
 from luna.brain.local.engine import LocalBrain, LocalOutcome
-from luna.brain.local.lists import ListCache
+from luna.brain.local.lists import HouseholdLists, ListCache
 from luna.services.actions import ActionService
 from luna.services.container import Services
 from luna.tools import catalog
@@ -553,3 +553,29 @@ async def test_labelled_utterances_run_end_to_end(
             assert len(out.reply) <= 320
     assert not malformed
     assert len(wrong) <= len(cases) // 10, wrong[:10]
+
+
+def _task_values(lists: HouseholdLists) -> dict[str, list[object]]:
+    by_title: dict[str, list[object]] = {}
+    for value in lists.slot_lists["task"].values:  # type: ignore[attr-defined]
+        by_title.setdefault(value.value_out, []).append(value)
+    return by_title
+
+
+async def test_a_new_task_rebuilds_its_owners_lists_from_the_other_tasks_values(
+    warm_brain: LocalBrain, services: Services, fam: BrainFamily,
+) -> None:
+    """After a write the speaker's lists are built again; only the new task's values are new
+    (a member with many tasks paid for all of them on every text that added one)."""
+    worker = Worker(warm_brain, services)
+    ctx = await fam.ctx(services)
+    before = _task_values(await worker.lists.get(ctx))
+    out = await worker.say(fam, "add buy balloons to my list")
+    assert out.actions[0].ok, out.reply
+    lists_module._task_part.cache_clear()  # as fifty other members' texts would have
+    after = _task_values(await worker.lists.get(ctx))
+    assert len(set(after) - set(before)) == 1
+    for title, values in before.items():
+        assert all(a is b for a, b in zip(after[title], values, strict=True)), title
+    out = await worker.say(fam, "done with buy balloons")  # and it is recognised
+    assert out.actions[0].ok, out.reply

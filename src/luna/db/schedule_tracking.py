@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert, inspect, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Table, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from luna.db.models import Chore, Habit, Household, Member, MemberSchedule, Task
@@ -88,7 +87,7 @@ _STALE_ONE = update(_TABLE).where(_TABLE.c.member_id == bindparam("member")).val
 )
 
 
-async def mark_for_planning(conn: AsyncConnection, member_id: int) -> None:
+def mark_for_planning(conn: Connection, member_id: int) -> None:
     """What the flush hook does, for a service that writes a member's task or habit with a
     plain INSERT (no flush): the member is planned again at the next tick."""
-    await conn.execute(_STALE_ONE, {"member": member_id})
+    conn.execute(_STALE_ONE, {"member": member_id})

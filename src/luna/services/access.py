@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from luna.db.models import Member
+from luna.db.models import Household, Member
 from luna.errors import Forbidden, InvalidInput, NotFound
 
 Role = Literal["adult", "child", "admin"]
@@ -80,13 +80,52 @@ async def member_for_write(
     session: AsyncSession, actor: Actor, member_id: int | None
 ) -> Member:
     """The member whose data is being touched; a child may only touch their own."""
+    member = await load_member(session, actor, _target(actor, member_id))
+    _child_rule(actor, member.id)
+    return member
+
+
+class MemberZone(NamedTuple):
+    id: int
+    household_id: int
+    timezone: str | None
+    household_tz: str
+
+    @property
+    def tz(self) -> str:
+        return self.timezone or self.household_tz
+
+
+_MEMBER_ZONE = (
+    select(Member.id, Member.household_id, Member.timezone,
+           Household.timezone.label("household_tz"))
+    .join(Household, Household.id == Member.household_id)
+    .where(Member.id == bindparam("member_id"))
+)
+
+
+def member_zone_for_write(conn: Connection, actor: Actor, member_id: int | None) -> MemberZone:
+    """`member_for_write` for a write of plain Core statements (`Database.run_write`): the
+    same rules, and only the columns such a write needs."""
+    target = _target(actor, member_id)
+    row = conn.execute(_MEMBER_ZONE, {"member_id": target}).first()
+    if row is None:
+        raise NotFound(f"member {target} not found")
+    require_household(actor, row.household_id)
+    _child_rule(actor, row.id)
+    return MemberZone(row.id, row.household_id, row.timezone, row.household_tz)
+
+
+def _target(actor: Actor, member_id: int | None) -> int:
     target = actor.member_id if member_id is None else member_id
     if target is None:
         raise NotFound("no member given")
-    member = await load_member(session, actor, target)
-    if actor.is_child and member.id != actor.member_id:
+    return target
+
+
+def _child_rule(actor: Actor, member_id: int) -> None:
+    if actor.is_child and member_id != actor.member_id:
         raise Forbidden("a child can only change their own things")
-    return member
 
 
 async def member_for_read(session: AsyncSession, actor: Actor, member_id: int | None) -> Member:
@@ -103,4 +142,7 @@ async def read_scope(
         if actor.household_id is None:
             raise InvalidInput("member_id is required")
         return False, actor.household_id
+    if member_id is None or member_id == actor.member_id:
+        # Their own rows: who the actor is was settled when they signed in (or texted).
+        return True, _target(actor, member_id)
     return True, (await member_for_read(session, actor, member_id)).id

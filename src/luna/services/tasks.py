@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, Table, bindparam, case, insert, select
+from sqlalchemy import Connection, Select, Table, bindparam, case, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luna.clock import Clock
@@ -21,6 +21,7 @@ from luna.services.access import (
     Actor,
     member_for_read,
     member_for_write,
+    member_zone_for_write,
     read_scope,
     require_household,
 )
@@ -128,6 +129,18 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
     return value
 
 
+def _create_task(
+    conn: Connection, actor: Actor, member_id: int | None, values: dict[str, Any],
+    now: datetime,
+) -> TaskOut:
+    m = member_zone_for_write(conn, actor, member_id)
+    row = {**values, "household_id": m.household_id, "member_id": m.id, "created_at": now,
+           "updated_at": now}
+    new_id = int(conn.execute(_INSERT_TASK, row).scalar_one())
+    mark_for_planning(conn, m.id)
+    return task_out(Task(id=new_id, completed_at=None, **row), m.tz, now)
+
+
 class TaskService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -149,22 +162,14 @@ class TaskService:
         if not title.strip():
             raise InvalidInput("a task needs a title")
         _aware(due_at, "due_at")
-        now = self.clock.now()
-        async with self.db.transaction() as s:
-            m = await member_for_write(s, actor, member_id)
-            values: dict[str, Any] = {
-                "household_id": m.household_id, "member_id": m.id, "title": title.strip(),
-                "notes": notes, "priority": priority, "category": category, "due_at": due_at,
-                "status": "pending", "source_channel": source_channel, "critical": critical,
-                "created_at": now, "updated_at": now,
-            }
-            # Adding a to-do is among the commonest things a text does: a plain INSERT, not a
-            # unit-of-work flush (which also marked the member's schedule; done here instead).
-            conn = await s.connection()
-            new_id = (await conn.execute(_INSERT_TASK, values)).scalar_one()
-            await mark_for_planning(conn, m.id)
-            t = Task(id=new_id, completed_at=None, **values)
-            return task_out(t, await member_tz(s, m), self.clock.now())
+        values: dict[str, Any] = {
+            "title": title.strip(), "notes": notes, "priority": priority, "category": category,
+            "due_at": due_at, "status": "pending", "source_channel": source_channel,
+            "critical": critical,
+        }
+        # Adding a to-do is among the commonest things a text does: plain statements in one
+        # piece, not a unit-of-work flush (which also marked the member's schedule).
+        return await self.db.run_write(_create_task, actor, member_id, values, self.clock.now())
 
     async def list(
         self,

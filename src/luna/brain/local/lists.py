@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from weakref import WeakValueDictionary
 from zoneinfo import ZoneInfo
 
 from hassil import SlotList, TextSlotList
 
 from luna.brain.local import words
-from luna.brain.local.slots import PrefixSlotList
+from luna.brain.local.slots import PrefixSlotList, ValuesPart
 from luna.tools.context import ToolContext
 
 GROUPS: dict[str, str] = {
@@ -148,26 +149,41 @@ def _member_part(ms: tuple[MemberRef, ...]) -> Part:
 
 @lru_cache(maxsize=SHARED_PARTS)
 def _chore_part(titles: tuple[str, ...]) -> Part:
-    said = [(a, t) for t in titles for a in words.item_aliases(t)]
-    done = [(a, t) for t in titles for a in words.done_aliases(t)]
-    return {"chore": _slot("chore", said), "chore_done": _slot("chore_done", done)}, {
-        "chore": [*said, *done]}
+    return _said_and_done("chore", titles, words.item_aliases, words.done_aliases)
 
 
 @lru_cache(maxsize=OWN_PARTS)
 def _habit_part(names: tuple[str, ...]) -> Part:
-    said = [(a, n) for n in names for a in words.habit_aliases(n)]
-    done = [(a, n) for n in names for a in words.habit_done_aliases(n)]
-    return {"habit": _slot("habit", said), "habit_done": _slot("habit_done", done)}, {
-        "habit": [*said, *done]}
+    return _said_and_done("habit", names, words.habit_aliases, words.habit_done_aliases)
 
 
 @lru_cache(maxsize=OWN_PARTS)
 def _task_part(titles: tuple[str, ...]) -> Part:
-    said = [(a, t) for t in titles for a in words.item_aliases(t)]
-    done = [(a, t) for t in titles for a in words.done_aliases(t)]
-    return {"task": _slot("task", said), "task_done": _slot("task_done", done)}, {
-        "task": [*said, *done]}
+    return _said_and_done("task", titles, words.item_aliases, words.done_aliases)
+
+
+Aliases = Callable[[str], tuple[str, ...]]
+_NAME_PARTS: WeakValueDictionary[tuple[str, str], ValuesPart] = WeakValueDictionary()
+"""Each name's values, for as long as a list made of them is alive: a new task rebuilds its
+owner's lists from the other tasks' parts and one new part."""
+
+
+def _said_and_done(kind: str, names: tuple[str, ...], said: Aliases, done: Aliases) -> Part:
+    says = [_name_part(kind, n, said) for n in names]
+    dones = [_name_part(f"{kind}_done", n, done) for n in names]
+    lists: dict[str, SlotList] = {
+        kind: PrefixSlotList.joined(says, kind),
+        f"{kind}_done": PrefixSlotList.joined(dones, f"{kind}_done"),
+    }
+    return lists, {kind: [pair for part in (*says, *dones) for pair in part.pairs]}
+
+
+def _name_part(kind: str, name: str, aliases: Aliases) -> ValuesPart:
+    part = _NAME_PARTS.get((kind, name))
+    if part is None:
+        part = ValuesPart.of((a, name) for a in aliases(name))
+        _NAME_PARTS[(kind, name)] = part
+    return part
 
 
 @lru_cache(maxsize=OWN_PARTS)
@@ -317,8 +333,11 @@ class _Entry:
     lists: HouseholdLists | None = None
     generation: int = 0
     """Bumped on every change of `parts`: a turn that read parts meanwhile keeps its own."""
+    previous: HouseholdLists | None = None
+    """The lists before the change, until the next build: it reuses their names' values."""
 
     def changed(self) -> None:
+        self.previous = self.lists or self.previous
         self.lists = None
         self.generation += 1
 
@@ -455,7 +474,7 @@ class ListCache:
             parts["members"], parts["chores"], parts["habits"], parts["tasks"], parts["goals"]
         )
         if entry.generation == generation:
-            entry.parts, entry.lists = parts, lists
+            entry.parts, entry.lists, entry.previous = parts, lists, None
         return lists
 
 

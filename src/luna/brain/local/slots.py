@@ -49,10 +49,50 @@ def _start(key: str) -> str:
     return key.split(maxsplit=1)[0][:START]
 
 
+@dataclass(eq=False)
+class ValuesPart:
+    """The values of one name ("Call the dentist" and what people call it), with what the
+    index needs of each worked out once: a list is rebuilt after every write of its owner,
+    and then only the new name's part is new."""
+
+    values: tuple[TextSlotValue, ...]
+    pairs: tuple[tuple[str, Any], ...]
+    """(what people say, the value), as given."""
+    keys: tuple[str | None, ...]
+    """Each value's folded text; "" never matches; None: always tried (see `_key`)."""
+    starts: frozenset[str]
+    anywhere: bool
+    """A value that is always tried may begin anywhere."""
+
+    @staticmethod
+    def of(pairs: Iterable[tuple[str, Any]]) -> ValuesPart:
+        """Literal values (a title with brackets in it is not a template)."""
+        given = tuple(pairs)
+        values = tuple(TextSlotValue(text_in=TextChunk(_normalized(text)), value_out=out)
+                       for text, out in given)
+        keys = tuple(_key(v) for v in values)
+        return ValuesPart(values, given, keys, frozenset(_start(k) for k in keys if k),
+                          None in keys)
+
+
+def _key(value: TextSlotValue) -> str | None:
+    chunk = value.text_in
+    if isinstance(chunk, TextChunk):
+        if not chunk.text.strip():
+            return ""  # never matches; hassil leaves it out as well
+        text = chunk.text.lstrip()
+        folded = fold_case(text)
+        if len(folded) == len(text):
+            return folded
+    # Templates and text whose case folding changes its length are always tried.
+    return None
+
+
 @dataclass
 class PrefixSlotList(TextSlotList):
     """hassil's TextSlotList with the same candidates, from a dict keyed by folded value."""
 
+    _parts: tuple[ValuesPart, ...] = field(default=(), init=False, repr=False, compare=False)
     _by_key: dict[str, list[TextSlotValue]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -60,31 +100,36 @@ class PrefixSlotList(TextSlotList):
     _always: list[TextSlotValue] = field(
         default_factory=list, init=False, repr=False, compare=False
     )
-    _starts: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @staticmethod
     def of(pairs: Iterable[tuple[str, Any]], name: str) -> PrefixSlotList:
         """Literal values (a title with brackets in it is not a template)."""
-        values = [
-            TextSlotValue(text_in=TextChunk(_normalized(text)), value_out=out)
-            for text, out in pairs
-        ]
-        return PrefixSlotList(name=name, values=values)
+        return PrefixSlotList.joined([ValuesPart.of(pairs)], name)
+
+    @staticmethod
+    def joined(parts: Iterable[ValuesPart], name: str) -> PrefixSlotList:
+        """The values of `parts`, in order."""
+        kept = tuple(parts)
+        joined = PrefixSlotList(name=name, values=[v for p in kept for v in p.values])
+        joined._parts = kept
+        return joined
+
+    def _own_parts(self) -> tuple[ValuesPart, ...]:
+        if not self._parts and self.values:  # made with values of its own, not from parts
+            values = tuple(self.values)
+            keys = tuple(_key(v) for v in values)
+            self._parts = (ValuesPart(values, (), keys, frozenset(_start(k) for k in keys if k),
+                                      None in keys),)
+        return self._parts
 
     def _index(self) -> dict[str, list[TextSlotValue]]:
         by_key: dict[str, list[TextSlotValue]] = {}
-        for value in self.values:
-            chunk = value.text_in
-            if isinstance(chunk, TextChunk):
-                if not chunk.text.strip():
-                    continue  # never matches; hassil leaves it out as well
-                text = chunk.text.lstrip()
-                folded = fold_case(text)
-                if len(folded) == len(text):
-                    by_key.setdefault(folded, []).append(value)
-                    continue
-            # Templates and text whose case folding changes its length are always tried.
-            self._always.append(value)
+        for part in self._own_parts():
+            for key, value in zip(part.keys, part.values, strict=True):
+                if key:
+                    by_key.setdefault(key, []).append(value)
+                elif key is None:
+                    self._always.append(value)
         self._lengths = tuple(sorted({len(k) for k in by_key}))
         self._by_key = by_key
         return by_key
@@ -93,10 +138,7 @@ class PrefixSlotList(TextSlotList):
         """Could any value begin somewhere in the text whose `grams` (of `START` letters at
         least) these are? False only when none can: the first (up to) `START` letters of each
         value's first word are nowhere in the text."""
-        if self._starts is None:
-            by_key = self._by_key if self._by_key is not None else self._index()
-            self._starts = frozenset(_start(key) for key in by_key)
-        return bool(self._always) or not self._starts.isdisjoint(text_grams)
+        return any(p.anywhere or not p.starts.isdisjoint(text_grams) for p in self._own_parts())
 
     def _prefixes(self, by_key: dict[str, list[TextSlotValue]], folded: str) -> list[Any]:
         found: list[TextSlotValue] = []
