@@ -579,3 +579,15 @@ async def test_a_new_task_rebuilds_its_owners_lists_from_the_other_tasks_values(
         assert all(a is b for a, b in zip(after[title], values, strict=True)), title
     out = await worker.say(fam, "done with buy balloons")  # and it is recognised
     assert out.actions[0].ok, out.reply
+
+
+async def test_lists_read_again_after_their_ttl_keep_the_values_of_unchanged_names(
+    services: Services, fam: BrainFamily,
+) -> None:
+    cache, ctx = ListCache(ttl=0.0), await fam.ctx(services)
+    before = _task_values(await cache.get(ctx))
+    lists_module._task_part.cache_clear()
+    after = _task_values(await cache.get(ctx))  # read again: the ttl has passed
+    assert before.keys() == after.keys()
+    for title, values in before.items():
+        assert all(a is b for a, b in zip(after[title], values, strict=True)), title

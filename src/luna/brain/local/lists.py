@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from weakref import WeakValueDictionary
 from zoneinfo import ZoneInfo
 
@@ -33,8 +33,9 @@ GROUPS: dict[str, str] = {
 MONEY_UNITS = ("dollars", "dollar", "bucks", "usd", "$")
 
 
-@dataclass(frozen=True, slots=True)
-class MemberRef:
+class MemberRef(NamedTuple):
+    # A tuple, not a dataclass: a household's members key a cache on every list build, and a
+    # tuple hashes and compares in C.
     id: int
     name: str
     nicknames: tuple[str, ...] = ()
@@ -458,7 +459,9 @@ class ListCache:
         await self._catch_up(ctx, now)
         entry = self._entries.get(key)
         if entry is None or now - entry.at > self.ttl:
-            entry = _Entry(at=now, parts={})
+            # Read again; the names that did not change keep their values.
+            old = (entry.lists or entry.previous) if entry is not None else None
+            entry = _Entry(at=now, parts={}, previous=old)
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = entry
