@@ -317,6 +317,20 @@ async def test_signatures_are_checked_against_the_public_url_not_the_request_hos
     assert (await post_signed(client, INCOMING, form)).status_code == 200
 
 
+async def test_a_signature_over_the_public_url_with_its_default_port_is_accepted_too(
+    app: FastAPI, client: httpx.AsyncClient, family: Family
+) -> None:
+    """Twilio sometimes signs the URL with the scheme's port spelled out; the library accepts
+    both spellings, and so does Luna, which checks the URL as configured first."""
+    assert PUBLIC.startswith("https://") and PUBLIC.count(":") == 1  # no port, no path
+    form = twilio_form("hello", new_sid())
+    r = await post_signed(client, INCOMING, form, signed_url=PUBLIC + ":443" + INCOMING)
+    assert r.status_code == 200, r.text
+    r = await post_signed(client, INCOMING, twilio_form("hello", new_sid()),
+                          signed_url=PUBLIC + ":8443" + INCOMING)
+    assert r.status_code == 403
+
+
 def test_turning_signatures_off_is_refused_in_prod() -> None:
     with pytest.raises(ValueError, match="development"):
         load_settings(env="prod", sms_validate_signatures=False)
