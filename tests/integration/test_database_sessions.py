@@ -56,14 +56,15 @@ async def test_a_failed_transaction_rolls_back_and_frees_the_next_writer(
     assert names == ["Kept"]
 
 
-async def test_a_turn_cancelled_inside_a_core_write_rolls_it_back_and_frees_its_connection(
+async def test_a_turn_cancelled_inside_a_write_or_a_read_rolls_back_and_frees_its_connection(
     database: Database,
 ) -> None:
     """A client that hangs up cancels its turn: whatever the turn held goes back to the pool,
     and what it wrote is gone, on every kind of connection the services use."""
     async def write() -> None:
-        async with database.write() as conn:
-            await conn.execute(insert(Household).values(name="Cancelled", timezone="UTC"))
+        async with database.transaction() as s:
+            s.add(Household(name="Cancelled", timezone="UTC"))
+            await s.flush()
             await asyncio.sleep(10)
 
     async def read() -> None:
@@ -78,8 +79,8 @@ async def test_a_turn_cancelled_inside_a_core_write_rolls_it_back_and_frees_its_
         with pytest.raises(asyncio.CancelledError):
             await task
         assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-    async with database.write() as conn:  # the write lock was let go as well
-        await conn.execute(insert(Household).values(name="Kept", timezone="UTC"))
+    async with database.transaction() as s:  # the write lock was let go as well
+        s.add(Household(name="Kept", timezone="UTC"))
     async with database.read() as s:
         names = list(await s.scalars(select(Household.name)))
     assert names == ["Kept"]

@@ -104,13 +104,6 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """`transaction()` for plain Core statements, without an ORM session around them."""
-        async with self._writing():
-            async with self._connection() as conn, conn.begin():
-                yield conn
-
     async def run_write(
         self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
@@ -164,21 +157,16 @@ class Database:
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection for a read or two, without an ORM session around it."""
         with _busy():
-            async with self._connection() as conn:
+            if not self.is_sqlite:
+                async with self.engine.connect() as conn:
+                    yield conn
+                return
+            # As `_InlineSession`: closing never suspends here, so it is simply awaited.
+            conn = await self.engine.connect()
+            try:
                 yield conn
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        if not self.is_sqlite:
-            async with self.engine.connect() as conn:
-                yield conn
-            return
-        # As `_InlineSession`: closing never suspends here, so it is simply awaited.
-        conn = await self.engine.connect()
-        try:
-            yield conn
-        finally:
-            await conn.close()
+            finally:
+                await conn.close()
 
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:

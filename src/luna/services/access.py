@@ -108,12 +108,19 @@ def member_zone_for_write(conn: Connection, actor: Actor, member_id: int | None)
     """`member_for_write` for a write of plain Core statements (`Database.run_write`): the
     same rules, and only the columns such a write needs."""
     target = _target(actor, member_id)
-    row = conn.execute(_MEMBER_ZONE, {"member_id": target}).first()
-    if row is None:
+    zone = member_zone(conn, target)
+    if zone is None:
         raise NotFound(f"member {target} not found")
-    require_household(actor, row.household_id)
-    _child_rule(actor, row.id)
-    return MemberZone(row.id, row.household_id, row.timezone, row.household_tz)
+    require_household(actor, zone.household_id)
+    _child_rule(actor, zone.id)
+    return zone
+
+
+def member_zone(conn: Connection, member_id: int) -> MemberZone | None:
+    """The member's household and timezones, in one plain query (no profile JSON)."""
+    row = conn.execute(_MEMBER_ZONE, {"member_id": member_id}).first()
+    return None if row is None else MemberZone(row.id, row.household_id, row.timezone,
+                                                row.household_tz)
 
 
 def _target(actor: Actor, member_id: int | None) -> int:

@@ -16,7 +16,7 @@ from luna.db.engine import Database
 from luna.db.models import Household, Interaction, Member, UsageRecord
 from luna.domain.localday import combine_local
 from luna.errors import Conflict, Forbidden, InvalidInput, NotFound
-from luna.services.access import Actor, member_for_read, require_household
+from luna.services.access import Actor, member_for_read, member_zone, require_household
 from luna.services.actions import ActionEntry, FiledHere, insert_actions
 from luna.services.zones import household_tz
 
@@ -126,22 +126,18 @@ def insert_usage(
 
 
 _HOUSEHOLD_ZONE = select(Household.timezone).where(Household.id == bindparam("household_id"))
-_MEMBER_ZONE = select(Member.household_id, Member.timezone).where(
-    Member.id == bindparam("member_id")
-)
 
 
 def _zone(conn: Connection, household_id: int, member_id: int | None) -> str:
     """The timezone an exchange is shown in: the member's, else the household's."""
+    if member_id is not None:
+        zone = member_zone(conn, member_id)
+        if zone is None or zone.household_id != household_id:
+            raise NotFound(f"member {member_id} not found")
+        return zone.tz
     tz = conn.execute(_HOUSEHOLD_ZONE, {"household_id": household_id}).scalar()
     if tz is None:
         raise NotFound(f"household {household_id} not found")
-    if member_id is not None:
-        # Two columns, not the member row: its profile JSON is not needed here.
-        found = conn.execute(_MEMBER_ZONE, {"member_id": member_id}).first()
-        if found is None or found.household_id != household_id:
-            raise NotFound(f"member {member_id} not found")
-        tz = found.timezone or tz
     return str(tz)
 
 

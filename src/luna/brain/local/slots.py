@@ -68,10 +68,17 @@ class ValuesPart:
     def of(pairs: Iterable[tuple[str, Any]]) -> ValuesPart:
         """Literal values (a title with brackets in it is not a template)."""
         given = tuple(pairs)
-        values = tuple(TextSlotValue(text_in=TextChunk(_normalized(text)), value_out=out)
-                       for text, out in given)
-        keys = tuple(_key(v) for v in values)
-        return ValuesPart(values, given, keys, frozenset(_start(k) for k in keys if k),
+        return ValuesPart.of_values(
+            [TextSlotValue(text_in=TextChunk(_normalized(text)), value_out=out)
+             for text, out in given], given)
+
+    @staticmethod
+    def of_values(values: Iterable[TextSlotValue], pairs: tuple[tuple[str, Any], ...] = ()) -> (
+        ValuesPart
+    ):
+        kept = tuple(values)
+        keys = tuple(_key(v) for v in kept)
+        return ValuesPart(kept, pairs, keys, frozenset(_start(k) for k in keys if k),
                           None in keys)
 
 
@@ -116,10 +123,7 @@ class PrefixSlotList(TextSlotList):
 
     def _own_parts(self) -> tuple[ValuesPart, ...]:
         if not self._parts and self.values:  # made with values of its own, not from parts
-            values = tuple(self.values)
-            keys = tuple(_key(v) for v in values)
-            self._parts = (ValuesPart(values, (), keys, frozenset(_start(k) for k in keys if k),
-                                      None in keys),)
+            self._parts = (ValuesPart.of_values(self.values),)
         return self._parts
 
     def _index(self) -> dict[str, list[TextSlotValue]]:

@@ -50,15 +50,18 @@ def signature_holds(
     algorithm = get_signature_algorithm(headers.get(SIGNATURE_SETTINGS_HEADER))
     if token is None:
         log.error("twilio_auth_token_missing", path=path)
-    elif signature and (_signed_as_configured(token, url, form, signature, algorithm)
-                        or RequestValidator(token).validate(url, form, signature, algorithm)):
-        return True
+    elif signature:
+        validator = RequestValidator(token)
+        if (_signed_as_configured(validator, url, form, signature, algorithm)
+                or validator.validate(url, form, signature, algorithm)):
+            return True
     log.warning("twilio_signature_rejected", path=path, has_signature=bool(signature))
     return False
 
 
 def _signed_as_configured(
-    token: str, url: str, form: Mapping[str, Any] | FormData, signature: str, algorithm: str,
+    validator: RequestValidator, url: str, form: Mapping[str, Any] | FormData, signature: str,
+    algorithm: str,
 ) -> bool:
     """The signature over the URL exactly as configured: what Twilio sends for it. The
     library's `validate` always signs the URL twice (with and without a port) and accepts
@@ -66,7 +69,7 @@ def _signed_as_configured(
     if "bodySHA256" in url:
         return False  # a JSON body's hash is the library's to check
     try:
-        expected = RequestValidator(token).compute_signature(url, form, algorithm)
+        expected = validator.compute_signature(url, form, algorithm)
     except ValueError:  # an algorithm it does not know: the library decides (and logs)
         return False
     return hmac.compare_digest(expected.encode(), signature.encode())
